@@ -1,0 +1,249 @@
+"""The one training loop every skunroll estimator uses.
+
+:class:`BaseTorchEstimator` holds the parameters shared by all trained
+estimators (optimiser, batching, early stopping, device, seeding) and the loop
+that trains a torch module with them. A subclass supplies four things:
+
+- ``_build_module(X, generator)``: a fresh module for training data ``X``;
+- ``_module_from_attributes()``: the module rebuilt from fitted attributes
+  (used by ``warm_start``);
+- ``_batch_loss(module, batch)``: the mean loss of one dense batch;
+- ``_attributes_from_module(module)``: the learned state as numpy arrays.
+
+Optional hooks ``_on_epoch_start(module, epoch)`` and ``_after_step(module)``
+cover schedules (annealing) and constraints (projections).
+"""
+
+import copy
+import math
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .exceptions import TrainingDivergedError
+from .utils._batching import BatchSource
+from .utils._device import resolve_device, torch_generator
+from .utils._validation import atomic_fit
+
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+class BaseTorchEstimator(BaseEstimator):
+    """Base class for estimators trained by the shared torch loop.
+
+    Not meant to be used directly. Subclasses list the shared parameters
+    (``optimizer``, ``learning_rate``, ``batch_size``, ``max_epochs``,
+    ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``tol``,
+    ``warm_start``, ``device``, ``random_state``, ``verbose``) in their own
+    ``__init__`` with the defaults of the paper they implement.
+    """
+
+    _parameter_constraints = {
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ hooks
+    def _build_module(self, X, generator):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _module_from_attributes(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _batch_loss(self, module, batch):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _attributes_from_module(self, module):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _on_epoch_start(self, module, epoch):
+        """Called before each epoch; ``epoch`` counts from 0 across warm starts."""
+
+    def _after_step(self, module):
+        """Called after each optimiser step, under ``torch.no_grad``."""
+
+    # ------------------------------------------------------------- contract
+    @atomic_fit
+    def fit(self, X, y=None):
+        """Validate the parameters and ``X``, then train.
+
+        If anything fails (bad input, a diverging run, an interrupt), the
+        estimator is left exactly as it was before the call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._fit(X, y)
+        return self
+
+    def _fit(self, X, y=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _is_warm(self):
+        return self.warm_start and hasattr(self, "n_iter_")
+
+    # ----------------------------------------------------------------- loop
+    def _train(self, X):
+        """Train on validated ``X`` (ndarray or CSR) and store the fitted state.
+
+        Sets ``loss_curve_``, ``validation_scores_``, ``best_loss_``,
+        ``best_validation_score_``, ``n_iter_`` and the attributes returned by
+        ``_attributes_from_module``.
+        """
+        device = resolve_device(self.device)
+        generator, rng = torch_generator(self.random_state)
+        n_samples = X.shape[0]
+        warm = self._is_warm()
+
+        if self.early_stopping:
+            n_val = int(math.ceil(self.validation_fraction * n_samples))
+            if n_samples - n_val < 1:
+                raise ValueError(
+                    f"n_samples={n_samples} is too few to hold out validation_fraction="
+                    f"{self.validation_fraction} for early stopping and still train; "
+                    "pass more samples or set early_stopping=False."
+                )
+            permutation = rng.permutation(n_samples)
+            val_idx, train_idx = np.sort(permutation[:n_val]), np.sort(permutation[n_val:])
+            X_train, X_val = X[train_idx], X[val_idx]
+        else:
+            X_train, X_val = X, None
+
+        if warm:
+            module = self._module_from_attributes()
+        else:
+            module = self._build_module(X_train, generator)
+        module = module.to(device)
+        optimizer = _OPTIMIZERS[self.optimizer](module.parameters(), lr=self.learning_rate)
+
+        train_source = BatchSource(X_train, device)
+        val_source = BatchSource(X_val, device) if X_val is not None else None
+        n_train = train_source.n_samples
+
+        loss_curve = list(self.loss_curve_) if warm else []
+        val_scores = list(self.validation_scores_ or []) if warm else []
+        epoch_offset = self.n_iter_ if warm else 0
+        best_monitored = np.inf
+        best_state = None
+        no_improvement = 0
+        converged = False
+
+        for epoch in range(self.max_epochs):
+            start = time.perf_counter()
+            global_epoch = epoch_offset + epoch
+            self._on_epoch_start(module, global_epoch)
+            module.train()
+            total = torch.zeros((), device=device)
+            # Loss is accumulated on the device: one host sync per epoch.
+            for n_rows, batch in train_source.iter_batches(self.batch_size, rng.permutation(n_train)):
+                loss = self._batch_loss(module, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    self._after_step(module)
+                total += loss.detach() * n_rows
+            train_loss = float(total) / n_train
+            if not math.isfinite(train_loss):
+                raise TrainingDivergedError(
+                    f"Training diverged at epoch {global_epoch + 1}: the training loss is "
+                    f"{train_loss}. Lower learning_rate (now {self.learning_rate}) or check the "
+                    "scale of X. The estimator was left unchanged."
+                )
+            loss_curve.append(train_loss)
+
+            if val_source is not None:
+                val_loss = self._evaluate_loss(module, val_source)
+                val_scores.append(-val_loss)
+                monitored = val_loss
+            else:
+                monitored = train_loss
+
+            if monitored < best_monitored - self.tol:
+                no_improvement = 0
+                if val_source is not None:
+                    best_state = copy.deepcopy(module.state_dict())
+            else:
+                no_improvement += 1
+            best_monitored = min(best_monitored, monitored)
+
+            if self.verbose:
+                message = f"Epoch {global_epoch + 1}: train loss {train_loss:.6g}"
+                if val_source is not None:
+                    message += f", validation loss {val_loss:.6g}"
+                print(f"{message}, {time.perf_counter() - start:.2f}s", flush=True)
+
+            if no_improvement >= self.n_iter_no_change:
+                converged = True
+                if self.verbose:
+                    watched = "Validation" if val_source is not None else "Training"
+                    print(
+                        f"{watched} loss did not improve more than tol={self.tol} for "
+                        f"{self.n_iter_no_change} consecutive epochs. Stopping.",
+                        flush=True,
+                    )
+                break
+
+        n_epochs = epoch + 1
+        if not converged and self.max_epochs > 0:
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_epochs={self.max_epochs} epochs and "
+                "the loss was still improving. Consider increasing max_epochs.",
+                ConvergenceWarning,
+            )
+        if best_state is not None:
+            module.load_state_dict(best_state)
+
+        attributes = self._attributes_from_module(module)
+        for name, value in attributes.items():
+            if isinstance(value, np.ndarray) and not np.all(np.isfinite(value)):
+                raise TrainingDivergedError(
+                    f"Training produced non-finite values in {name}. The estimator was left unchanged."
+                )
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        self.loss_curve_ = loss_curve
+        self.validation_scores_ = val_scores if val_source is not None else None
+        self.best_validation_score_ = max(val_scores) if val_source is not None else None
+        self.best_loss_ = None if val_source is not None else min(loss_curve)
+        self.n_iter_ = epoch_offset + n_epochs
+        return self
+
+    def _evaluate_loss(self, module, source):
+        """Mean per-sample loss of ``module`` over all rows of ``source``."""
+        module.eval()
+        total = torch.zeros((), device=source.device)
+        with torch.no_grad():
+            for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
+                total += self._batch_loss(module, batch) * n_rows
+        return float(total) / source.n_samples
+
+
+def to_numpy(tensor):
+    """Detached CPU float32 numpy copy of a tensor."""
+    return tensor.detach().to("cpu", torch.float32).numpy().copy()

@@ -1,0 +1,128 @@
+"""The synthetic sparse data sets of Wu et al. (ICML 2019)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+
+def _finish(X, sparse):
+    X = normalize(sp.csr_matrix(X), norm="l2", axis=1)
+    return X if sparse else X.toarray()
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "sparse": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_block_sparse(n_samples=10000, n_features=1000, *, block_size=10, n_blocks=1,
+                      sparse=True, random_state=None):
+    """Block-sparse nonnegative vectors: the paper's Synthetic1 and Synthetic2.
+
+    The ``n_features`` coordinates are cut into ``n_features // block_size``
+    aligned blocks. Each row switches on ``n_blocks`` distinct blocks chosen
+    uniformly, fills them with values drawn from U[0, 1], and is scaled to
+    unit l2 norm. Synthetic1 is ``block_size=10, n_blocks=1``; Synthetic2 is
+    ``block_size=5, n_blocks=2`` (the defaults of the authors' code are
+    ``n_samples=10000, n_features=1000``).
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+    n_features : int, default=1000
+    block_size : int, default=10
+        Length of a block of consecutive nonzeros.
+    n_blocks : int, default=1
+        Nonzero blocks per row; at most ``n_features // block_size``.
+    sparse : bool, default=True
+        Return a CSR matrix; a dense ndarray otherwise.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_block_sparse
+    >>> X = make_block_sparse(n_samples=5, n_features=100, random_state=0)
+    >>> X.shape, X.getnnz(axis=1).tolist()
+    ((5, 100), [10, 10, 10, 10, 10])
+    """
+    n_slots = n_features // block_size
+    if n_blocks > n_slots:
+        raise ValueError(
+            f"n_blocks={n_blocks} blocks of block_size={block_size} do not fit in "
+            f"n_features={n_features} (at most {n_slots})."
+        )
+    rng = check_random_state(random_state)
+    X = np.zeros((n_samples, n_features))
+    offsets = np.arange(block_size)
+    for i in range(n_samples):
+        for slot in rng.choice(n_slots, n_blocks, replace=False):
+            X[i, slot * block_size + offsets] = rng.uniform(0.0, 1.0, block_size)
+    return _finish(X, sparse)
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "average_nnz": [Interval(Real, 0, None, closed="neither")],
+        "exponent": [Interval(Real, 0, None, closed="left")],
+        "bias": [Interval(Real, 0, None, closed="neither")],
+        "sparse": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_power_law_sparse(n_samples=10000, n_features=1000, *, average_nnz=10, exponent=1.0,
+                          bias=1.0, sparse=True, random_state=None):
+    """Sparse nonnegative vectors whose support follows a power law.
+
+    Coordinate ``i`` is nonzero independently with probability
+    ``p_i = min(1, c / (i + bias) ** exponent)``, where ``c`` scales the
+    uncapped probabilities to sum to ``average_nnz`` (as in the authors'
+    code, the cap is applied after scaling, so the mean count can fall a
+    little short). Nonzero values are U[0, 1]; rows are scaled to unit l2
+    norm (a row that drew no nonzero stays zero).
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+    n_features : int, default=1000
+    average_nnz : float, default=10
+    exponent : float, default=1.0
+    bias : float, default=1.0
+    sparse : bool, default=True
+        Return a CSR matrix; a dense ndarray otherwise.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_power_law_sparse
+    >>> X = make_power_law_sparse(n_samples=2000, random_state=0)
+    >>> 9 < X.getnnz(axis=1).mean() < 10.5
+    True
+    """
+    rng = check_random_state(random_state)
+    probabilities = 1.0 / (np.arange(n_features) + bias) ** exponent
+    probabilities = np.minimum(probabilities / probabilities.sum() * average_nnz, 1.0)
+    mask = rng.uniform(size=(n_samples, n_features)) < probabilities
+    X = sp.csr_matrix(mask, dtype=np.float64)
+    X.data = rng.uniform(0.0, 1.0, X.nnz)
+    return _finish(X, sparse)

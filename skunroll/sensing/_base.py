@@ -1,0 +1,128 @@
+"""What every measurement-matrix estimator shares: encode, decode, score."""
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..metrics import squared_errors
+from ..utils._validation import check_nonnegative_input
+from ._decoders import l1_min_decode
+
+
+class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """Encoder ``y = A x`` with l1-min decoders, for estimators with ``components_``.
+
+    The class using it has the parameters ``nonnegative``, ``decoder`` and
+    ``n_jobs``; its ``components_`` is the measurement matrix A of shape
+    (n_components, n_features).
+    """
+
+    _extra_decoders = ()
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def _resolved_decoder(self):
+        if self.decoder == "auto":
+            return "l1-min-pos" if self.nonnegative else "l1-min"
+        return self.decoder
+
+    def _check_decoder(self):
+        decoder = self._resolved_decoder()
+        if decoder == "l1-min-pos" and not self.nonnegative:
+            raise ValueError(
+                "decoder='l1-min-pos' assumes nonnegative vectors; it needs nonnegative=True."
+            )
+        return decoder
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc", "coo"),
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if self.nonnegative:
+            check_nonnegative_input(X, f"{type(self).__name__} (nonnegative=True)")
+        return X
+
+    def transform(self, X):
+        """Measure: ``Y = X A^T``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Vectors to measure. Sparse input is multiplied as sparse.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_components)
+            Measurements, in the dtype of ``X`` (float32 or float64).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return np.asarray(safe_sparse_dot(X, self.components_.T.astype(X.dtype, copy=False)))
+
+    def inverse_transform(self, X):
+        """Decode measurements back to vectors in the original space.
+
+        Uses the decoder named by the ``decoder`` parameter: exact l1-min
+        (``"l1-min"``), exact l1-min under ``x >= 0`` (``"l1-min-pos"``),
+        both as LPs in float64, or, for trained estimators, ``"unrolled"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Measurements, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            Decoded vectors; rows whose LP failed are NaN and a
+            :class:`~skunroll.exceptions.DecodingWarning` names them.
+        """
+        check_is_fitted(self)
+        decoder = self._check_decoder()
+        Y = self._validate_measurements(X)
+        if decoder in self._extra_decoders:
+            return self._decode_extra(decoder, Y)
+        X_hat = l1_min_decode(
+            self.components_, Y, positive=decoder == "l1-min-pos", n_jobs=self.n_jobs
+        )
+        return X_hat.astype(Y.dtype, copy=False)
+
+    def _validate_measurements(self, Y):
+        Y = check_array(Y, dtype=(np.float64, np.float32))
+        n_components = self.components_.shape[0]
+        if Y.shape[1] != n_components:
+            raise ValueError(
+                f"X has {Y.shape[1]} features, but {type(self).__name__}.inverse_transform "
+                f"expects {n_components} measurements per row (n_components)."
+            )
+        return Y
+
+    def score(self, X, y=None):
+        """Minus the mean squared l2 error of ``inverse_transform(transform(X))``.
+
+        Uses the ``decoder`` parameter, so with the LP decoders this solves one
+        LP per row. Higher is better; 0 means every row was recovered. Rows
+        whose LP failed make the score NaN.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test vectors.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        X_hat = self.inverse_transform(self.transform(X))
+        X = self._validate_X(X, reset=False)
+        return -float(np.mean(squared_errors(X, X_hat)))

@@ -1,0 +1,103 @@
+"""Untrained measurement matrices to compare learned ones against."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..utils._validation import atomic_fit, check_n_components
+from ._base import MeasurementMixin
+
+
+class GaussianMeasurement(MeasurementMixin, BaseEstimator):
+    """Random Gaussian measurements ``A_ij ~ N(0, 1/m)``, decoded by l1-min.
+
+    The classical compressed-sensing baseline, with the API of
+    :class:`L1AEEncoder` so that comparisons are one line. ``fit`` only
+    draws ``A``; it learns nothing from the data beyond its width.
+
+    Parameters
+    ----------
+    n_components : int, default=20
+        Number of measurements m; at most n_features.
+    nonnegative : bool, default=True
+        The data are nonnegative: reject negative input and decode with
+        ``"l1-min-pos"`` under ``decoder="auto"``.
+    decoder : {"auto", "l1-min-pos", "l1-min"}, default="auto"
+        Decoder used by :meth:`inverse_transform` and :meth:`score`.
+    n_jobs : int, default=None
+        Joblib workers for the LP decoders.
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``A``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The measurement matrix A.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    L1AEEncoder : Learned measurements.
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_block_sparse
+    >>> from skunroll.sensing import GaussianMeasurement
+    >>> X = make_block_sparse(n_samples=50, n_features=100, random_state=0)
+    >>> GaussianMeasurement(n_components=60, random_state=0).fit(X).transform(X).shape
+    (50, 60)
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "nonnegative": ["boolean"],
+        "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", n_jobs=None,
+                 random_state=None):
+        self.n_components = n_components
+        self.nonnegative = nonnegative
+        self.decoder = decoder
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @atomic_fit
+    def fit(self, X, y=None):
+        """Draw ``A`` for data with the width of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; only its shape (and sign, if ``nonnegative``) is used.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        X = self._validate_X(X, reset=True)
+        check_n_components(self.n_components, X.shape[1])
+        self._check_decoder()
+        rng = check_random_state(self.random_state)
+        self.components_ = rng.standard_normal((self.n_components, X.shape[1])) / np.sqrt(
+            self.n_components
+        )
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.nonnegative
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,103 @@
+"""The l1-AE network: a linear encoder and T unrolled projected-subgradient steps.
+
+Wu et al., "Learning a Compressed Sensing Measurement Matrix via Gradient
+Unrolling", ICML 2019. With ``W = A^T`` (d x m) and ``y = x W``::
+
+    x(1)   = y W^T                                        (= A^T y)
+    x(t+1) = affine_t( x(t) - alpha_t (s - (s W) W^T) ),  s = sign(x(t))
+    x_hat  = ReLU(x(T+1))                                 (nonnegative data)
+
+``(s W) W^T`` is ``A^T A s`` computed through the m-dimensional bottleneck, so
+the d x d matrix ``I - A^T A`` is never formed.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+# The reference runs tf.layers.batch_normalization in inference mode with its
+# initial moving statistics (mean 0, variance 1) and epsilon 1e-3, so each
+# step applies gamma * x / sqrt(1 + 1e-3) + beta.
+_FROZEN_BN_SCALE = 1.0 / math.sqrt(1.0 + 1e-3)
+
+
+class StepAffine(nn.Module):
+    """Per-coordinate learned affine map ``gamma * x + beta`` (frozen batch norm)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((n_features,), _FROZEN_BN_SCALE))
+        self.bias = nn.Parameter(torch.zeros(n_features))
+
+    def forward(self, x):
+        return torch.addcmul(self.bias, x, self.weight)
+
+
+class L1AENetwork(nn.Module):
+    """l1-AE: encoder ``y = x W`` and T unrolled projected-subgradient steps.
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n_features, n_components)
+        Initial ``W = A^T``.
+    n_steps : int
+        Number of unrolled steps T.
+    step_size : {"harmonic", "per-step"}
+        ``"harmonic"``: ``alpha_t = beta / t`` with one learned scalar beta
+        (the reference). ``"per-step"``: one learned ``alpha_t`` per step.
+    step_size_init : float
+        Initial beta, or the scale of the initial ``alpha_t = init / t``.
+    normalization : {"affine", "batch", "none"}
+        What follows each step: the reference's frozen batch norm (a learned
+        per-coordinate affine map), a real :class:`torch.nn.BatchNorm1d`
+        with batch statistics, or nothing.
+    nonnegative : bool
+        Apply the final ReLU.
+    """
+
+    def __init__(self, weight, n_steps, step_size="harmonic", step_size_init=1.0,
+                 normalization="affine", nonnegative=True):
+        super().__init__()
+        n_features = weight.shape[0]
+        self.weight = nn.Parameter(weight.clone())
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.nonnegative = nonnegative
+        inverse_t = 1.0 / torch.arange(1, n_steps + 1, dtype=weight.dtype)
+        self.register_buffer("inverse_t", inverse_t)
+        if step_size == "harmonic":
+            self.beta = nn.Parameter(torch.tensor(float(step_size_init), dtype=weight.dtype))
+        else:
+            self.alphas = nn.Parameter(step_size_init * inverse_t.clone())
+        if normalization == "affine":
+            self.norms = nn.ModuleList(StepAffine(n_features) for _ in range(n_steps))
+        elif normalization == "batch":
+            self.norms = nn.ModuleList(nn.BatchNorm1d(n_features) for _ in range(n_steps))
+        else:
+            self.norms = nn.ModuleList(nn.Identity() for _ in range(n_steps))
+
+    def step_sizes(self):
+        """The T step sizes alpha_t as a tensor."""
+        if self.step_size == "harmonic":
+            return self.beta * self.inverse_t
+        return self.alphas
+
+    def encode(self, x):
+        return x @ self.weight
+
+    def decode(self, y):
+        weight = self.weight
+        x = y @ weight.T
+        alphas = self.step_sizes()
+        for t in range(self.n_steps):
+            s = torch.sign(x)
+            # x - alpha_t (I - A^T A) s, without the d x d matrix.
+            x = x - alphas[t] * (s - (s @ weight) @ weight.T)
+            x = self.norms[t](x)
+        if self.nonnegative:
+            x = torch.relu(x)
+        return x
+
+    def forward(self, x):
+        return self.decode(self.encode(x))

@@ -1,0 +1,51 @@
+"""Input checks shared by the estimators."""
+
+import functools
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_non_negative
+
+
+def check_n_components(n_components, n_features, name="n_components"):
+    """Raise a ValueError when ``n_components`` exceeds ``n_features``."""
+    if n_components > n_features:
+        raise ValueError(
+            f"{name}={n_components} must be <= n_features={n_features}: a measurement matrix "
+            "compresses, it cannot have more rows than the data has features."
+        )
+
+
+def check_nonnegative_input(X, whom):
+    """Raise the scikit-learn "Negative values in data passed to ..." error."""
+    check_non_negative(X, whom)
+
+
+def as_csr_or_array(X):
+    """CSR for any sparse input (cheap row slicing), ndarray otherwise."""
+    if sp.issparse(X):
+        return sp.csr_matrix(X)
+    return np.asarray(X)
+
+
+def atomic_fit(fit):
+    """Decorate ``fit``: validate the parameters, and undo everything on failure.
+
+    If ``fit`` raises (bad input, a diverging run, an interrupt), the
+    estimator's ``__dict__`` is put back as it was before the call, so no
+    half-fitted state (``n_features_in_`` without ``components_``, say) is
+    ever left behind.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        self._validate_params()
+        before = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
