@@ -1,0 +1,38 @@
+"""Small, fast instances of every public estimator, for the shared tests."""
+
+from skunroll.utils import all_estimators
+
+# Settings that keep one fit to a fraction of a second; anything an
+# estimator does not take is skipped.
+FAST_PARAMS = {
+    "n_components": 2,
+    "max_epochs": 3,
+    "batch_size": 16,
+    "device": "cpu",
+    "random_state": 0,
+}
+
+
+def fast_instance(estimator_class, **overrides):
+    accepted = estimator_class().get_params()
+    params = {key: value for key, value in FAST_PARAMS.items() if key in accepted}
+    params.update(overrides)
+    return estimator_class(**params)
+
+
+def fast_instances():
+    return [fast_instance(cls) for _, cls in all_estimators()]
+
+
+def estimator_id(estimator):
+    return type(estimator).__name__
+
+
+def make_data(n_samples=40, n_features=12, random_state=0):
+    """Nonnegative, sparse-ish data every estimator accepts."""
+    import numpy as np
+
+    rng = np.random.RandomState(random_state)
+    X = rng.uniform(size=(n_samples, n_features))
+    X[X < 0.6] = 0.0
+    return X

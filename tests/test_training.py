@@ -1,0 +1,212 @@
+"""The shared training loop, exercised through a tiny estimator of its own."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from skunroll import L1AEEncoder
+from skunroll._training import BaseTorchEstimator, to_numpy
+from skunroll.datasets import make_block_sparse
+from skunroll.exceptions import TrainingDivergedError
+from skunroll.utils import resolve_device
+from skunroll.utils._batching import BatchSource
+
+
+class _Scalar(nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor(float(value)))
+
+
+class ScalarEstimator(BaseTorchEstimator):
+    """Loss p**2, whatever the data: SGD multiplies p by (1 - 2 lr) per step."""
+
+    def __init__(self, init=1.0, optimizer="sgd", learning_rate=0.1, batch_size=10, max_epochs=5,
+                 early_stopping=False, validation_fraction=0.2, n_iter_no_change=3, tol=0.0,
+                 warm_start=False, device="cpu", random_state=None, verbose=0):
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _parameter_constraints = {**BaseTorchEstimator._parameter_constraints, "init": [float]}
+
+    def _fit(self, X, y=None):
+        return self._train(X)
+
+    def _build_module(self, X, generator):
+        return _Scalar(self.init)
+
+    def _module_from_attributes(self):
+        return _Scalar(self.p_)
+
+    def _batch_loss(self, module, batch):
+        return module.p**2 + 0.0 * batch.sum()
+
+    def _attributes_from_module(self, module):
+        return {"p_": float(module.p.detach())}
+
+
+X20 = np.ones((20, 2))
+
+
+def test_loss_curve_and_n_iter():
+    est = ScalarEstimator(max_epochs=4, learning_rate=0.1)
+    with pytest.warns(ConvergenceWarning, match="max_epochs=4"):
+        est.fit(X20)
+    assert est.n_iter_ == 4
+    # two batches per epoch, p shrinks by 0.8 per step
+    np.testing.assert_allclose(est.p_, 0.8**8, rtol=1e-5)
+    assert len(est.loss_curve_) == 4
+    assert all(a > b for a, b in zip(est.loss_curve_, est.loss_curve_[1:]))
+    assert est.validation_scores_ is None and est.best_loss_ == min(est.loss_curve_)
+
+
+def test_early_stopping_restores_best_weights():
+    # lr=1.5: p is multiplied by -2 each step, so the loss grows every epoch;
+    # the best validated weights are those after the first epoch.
+    est = ScalarEstimator(learning_rate=1.5, max_epochs=50, early_stopping=True,
+                          n_iter_no_change=2, validation_fraction=0.5)
+    est.fit(X20)
+    assert est.n_iter_ == 3
+    assert len(est.validation_scores_) == 3
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    # 10 training rows, batch 10: one step in the first epoch.
+    assert est.p_ == pytest.approx(-2.0)
+
+
+def test_stops_on_training_loss_plateau():
+    est = ScalarEstimator(learning_rate=0.5, max_epochs=100, n_iter_no_change=3, tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X20)
+    assert est.n_iter_ < 100
+
+
+def test_warm_start_continues():
+    est = ScalarEstimator(max_epochs=2, learning_rate=0.1, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+        est.fit(X20)
+    assert est.n_iter_ == 4 and len(est.loss_curve_) == 4
+    np.testing.assert_allclose(est.p_, 0.8**8, rtol=1e-5)
+    est.set_params(warm_start=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+    assert est.n_iter_ == 2
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ScalarEstimator(max_epochs=3, verbose=1, early_stopping=True).fit(X20)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 3
+    assert "train loss" in lines[0] and "validation loss" in lines[0] and lines[0].endswith("s")
+
+
+def test_divergence_raises_and_keeps_previous_state():
+    est = ScalarEstimator(learning_rate=0.1, max_epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+    previous = est.p_
+    est.set_params(learning_rate=1e30, max_epochs=50)
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        est.fit(X20)
+    assert est.p_ == previous and est.n_iter_ == 2
+
+
+def test_divergence_on_first_fit_leaves_estimator_unfitted():
+    X = make_block_sparse(200, 50, block_size=5, random_state=0)
+    est = L1AEEncoder(n_components=10, learning_rate=1e8, max_epochs=20, device="cpu",
+                      random_state=0)
+    with pytest.raises(TrainingDivergedError):
+        est.fit(X)
+    assert not [key for key in vars(est) if key.endswith("_")]
+
+
+def test_too_few_samples_for_validation():
+    with pytest.raises(ValueError, match="n_samples=1"):
+        ScalarEstimator(early_stopping=True).fit(np.ones((1, 2)))
+
+
+def test_sparse_data_is_only_densified_one_batch_at_a_time(monkeypatch):
+    densified = []
+    original = sp.csr_matrix.toarray
+
+    def spy(self, *args, **kwargs):
+        densified.append(self.shape[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
+    X = make_block_sparse(3000, 200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        L1AEEncoder(n_components=10, max_epochs=2, batch_size=64, device="cpu",
+                    random_state=0).fit(X)
+    assert densified, "the sparse path was not used"
+    assert max(densified) <= 1024 < X.shape[0]
+
+
+def test_batch_source_rows_match_input():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(30, 5))
+    X[X < 0.5] = 0
+    for data in (X, sp.csr_matrix(X)):
+        source = BatchSource(data, torch.device("cpu"))
+        rows = np.array([4, 0, 29])
+        np.testing.assert_allclose(source.batch(rows).numpy(), X[rows], rtol=1e-6)
+        assert source.batch(rows).dtype == torch.float32
+        sizes = [n for n, _ in source.iter_batches(8)]
+        assert sizes == [8, 8, 8, 6]
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        resolve_device("not-a-device")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_to_numpy_is_a_cpu_copy():
+    tensor = torch.ones(3, requires_grad=True)
+    array = to_numpy(tensor)
+    array[0] = 5
+    assert tensor[0].item() == 1 and array.dtype == np.float32
+
+
+@pytest.mark.gpu
+def test_fit_on_cuda_transforms_on_cpu():
+    X = make_block_sparse(500, 100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = L1AEEncoder(n_components=20, max_epochs=3, device="cuda", random_state=0).fit(X)
+    assert isinstance(est.components_, np.ndarray)
+    restored = pickle.loads(pickle.dumps(est))
+    restored.set_params(device="cpu", decoder="unrolled")
+    Y = restored.transform(X[:10])
+    gpu = est.set_params(decoder="unrolled").inverse_transform(Y)
+    cpu = restored.inverse_transform(Y)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
