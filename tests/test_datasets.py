@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skunroll.datasets import make_block_sparse, make_power_law_sparse
+
+
+@pytest.mark.parametrize("block_size, n_blocks", [(10, 1), (5, 2)])
+def test_block_sparse_structure(block_size, n_blocks):
+    X = make_block_sparse(300, 1000, block_size=block_size, n_blocks=n_blocks, random_state=0)
+    assert sp.issparse(X) and X.shape == (300, 1000)
+    np.testing.assert_allclose(sp.linalg.norm(X, axis=1), 1.0)
+    assert X.min() >= 0
+    for row in X:
+        blocks = np.unique(row.indices // block_size)
+        assert len(blocks) == n_blocks  # aligned, non-overlapping blocks
+        assert row.nnz == n_blocks * block_size
+
+
+def test_block_sparse_is_seeded_and_dense_option():
+    a = make_block_sparse(20, 100, random_state=3)
+    b = make_block_sparse(20, 100, random_state=3, sparse=False)
+    assert isinstance(b, np.ndarray)
+    np.testing.assert_array_equal(a.toarray(), b)
+    with pytest.raises(ValueError, match="do not fit"):
+        make_block_sparse(5, 20, block_size=10, n_blocks=3)
+
+
+def test_power_law_support_frequencies():
+    X = make_power_law_sparse(4000, 1000, random_state=0)
+    counts = X.getnnz(axis=0) / X.shape[0]
+    probabilities = 1 / np.arange(1, 1001)
+    probabilities = np.minimum(probabilities / probabilities.sum() * 10, 1)
+    assert counts[0] == 1.0  # capped
+    np.testing.assert_allclose(counts[:50], probabilities[:50], atol=0.03)
+    assert X.getnnz(axis=1).mean() == pytest.approx(probabilities.sum(), rel=0.03)
+    norms = sp.linalg.norm(X, axis=1)
+    np.testing.assert_allclose(norms[norms > 0], 1.0)
+
+
+def test_invalid_parameters():
+    with pytest.raises(ValueError, match="n_samples"):
+        make_block_sparse(0)
+    with pytest.raises(ValueError, match="average_nnz"):
+        make_power_law_sparse(10, average_nnz=-1)

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from joblib import parallel_config
+
+from skunroll.exceptions import DecodingWarning
+from skunroll.sensing import l1_min_decode
+
+
+def _problem(positive, seed=0, m=25, d=80, k=3, n=6):
+    rng = np.random.RandomState(seed)
+    A = rng.randn(m, d) / np.sqrt(m)
+    X = np.zeros((n, d))
+    for row in X:
+        support = rng.choice(d, k, replace=False)
+        row[support] = rng.uniform(0.2, 1.0, k) * (1 if positive else rng.choice([-1, 1], k))
+    return A, X
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_exact_recovery_of_sparse_vectors(positive):
+    A, X = _problem(positive)
+    X_hat, success, messages = l1_min_decode(A, X @ A.T, positive=positive, return_info=True)
+    assert success.all() and messages == [""] * len(X)
+    assert np.max(np.linalg.norm(X_hat - X, axis=1)) < 1e-10
+
+
+def test_l1_min_solution_is_feasible_and_minimal():
+    A, X = _problem(False, m=10, k=8)  # too few measurements: the LP need not find X
+    Y = X @ A.T
+    X_hat = l1_min_decode(A, Y)
+    np.testing.assert_allclose(X_hat @ A.T, Y, atol=1e-8)
+    assert np.all(np.abs(X_hat).sum(1) <= np.abs(X).sum(1) + 1e-8)
+
+
+def test_infeasible_rows_are_nan_and_reported():
+    A, X = _problem(True)
+    A_pos = np.abs(A)
+    Y = X @ A_pos.T
+    Y[2] = -1.0  # A_pos x >= 0 for x >= 0: infeasible
+    with pytest.warns(DecodingWarning, match=r"1 of 6 vectors.*rows 2\)"):
+        X_hat, success, _ = l1_min_decode(A_pos, Y, positive=True, return_info=True)
+    assert np.isnan(X_hat[2]).all() and not success[2]
+    assert success[[0, 1, 3, 4, 5]].all() and np.isfinite(X_hat[[0, 1, 3, 4, 5]]).all()
+
+
+def test_parallel_equals_sequential():
+    A, X = _problem(True, n=7)
+    Y = X @ A.T
+    sequential = l1_min_decode(A, Y, positive=True, n_jobs=1)
+    parallel = l1_min_decode(A, Y, positive=True, n_jobs=2)
+    with parallel_config(backend="threading", n_jobs=3):
+        threaded = l1_min_decode(A, Y, positive=True)
+    np.testing.assert_array_equal(parallel, sequential)
+    np.testing.assert_array_equal(threaded, sequential)
+
+
+def test_bad_shapes_and_values():
+    A, X = _problem(True)
+    with pytest.raises(ValueError, match="expected"):
+        l1_min_decode(A, np.zeros((2, A.shape[0] + 1)))
+    with pytest.raises(ValueError, match="NaN"):
+        l1_min_decode(A, np.full((1, A.shape[0]), np.nan))
+    assert l1_min_decode(A, np.zeros((0, A.shape[0]))).shape == (0, A.shape[1])
