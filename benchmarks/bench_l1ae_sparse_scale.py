@@ -1,0 +1,80 @@
+"""Training time per epoch and peak memory of L1AEEncoder on sparse one-hot data (d ~ 8,000).
+
+The data are the one-hot NYC flights of ``skunroll.datasets.load_flights_onehot``
+(needs ``pip install -e ".[benchmarks]"``). Each mode runs in its own
+process so its peak resident memory is its own:
+
+- ``sparse``: the CSR matrix is handed to ``fit`` (only batches are densified);
+- ``dense``: the same rows as a dense float64 array (the baseline, same run).
+
+Timing: one epoch over ``--n-samples`` rows at m=100, batch 256, T=10; the
+time for an epoch over all 336,776 rows is extrapolated linearly.
+
+    python benchmarks/bench_l1ae_sparse_scale.py --n-samples 20000
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+
+def run_mode(mode, n_samples, n_components, device):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skunroll import L1AEEncoder
+    from skunroll.datasets import load_flights_onehot
+
+    X = load_flights_onehot(n_samples, random_state=0)
+    if mode == "dense":
+        X = X.toarray()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    encoder = L1AEEncoder(n_components, batch_size=256, max_epochs=1, early_stopping=False,
+                          device=device, random_state=0)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X)
+    seconds = time.perf_counter() - start
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"mode": mode, "n_samples": X.shape[0], "n_features": X.shape[1],
+            "epoch_seconds": seconds, "peak_rss_mb": rss_peak / 1024,
+            "rss_before_fit_mb": rss_before / 1024}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=20000)
+    parser.add_argument("-m", "--n-components", type=int, default=100)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mode", choices=["sparse", "dense"])
+    args = parser.parse_args(argv)
+    if args.mode:
+        print(json.dumps(run_mode(args.mode, args.n_samples, args.n_components, args.device)))
+        return
+    results = {}
+    for mode in ("sparse", "dense"):
+        out = subprocess.run([sys.executable, __file__, "--mode", mode, "--n-samples",
+                              str(args.n_samples), "-m", str(args.n_components), "--device",
+                              args.device], capture_output=True, text=True, check=True)
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    sparse, dense = results["sparse"], results["dense"]
+    full_rows = 336776
+    dense_full_gb = full_rows * sparse["n_features"] * 4 / 1e9
+    print(f"flights one-hot: {sparse['n_samples']} rows x {sparse['n_features']} features, "
+          f"m={args.n_components}, T=10, batch 256, device={args.device}")
+    for r in (sparse, dense):
+        print(f"  {r['mode']:>6}: {r['epoch_seconds']:.1f} s/epoch "
+              f"({r['epoch_seconds'] / r['n_samples'] * full_rows:.0f} s extrapolated to all "
+              f"{full_rows} rows), peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"(before fit {r['rss_before_fit_mb']:.0f} MB)")
+    print(f"  ratios sparse/dense: time {sparse['epoch_seconds'] / dense['epoch_seconds']:.2f}, "
+          f"peak memory {sparse['peak_rss_mb'] / dense['peak_rss_mb']:.2f}")
+    print(f"  (the full data set densified as float32 would take {dense_full_gb:.1f} GB)")
+
+
+if __name__ == "__main__":
+    main()
