@@ -3,6 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import OneHotEncoder, normalize
+from sklearn.utils import check_random_state
 
 FLIGHTS_COLUMNS = ("carrier", "tailnum", "origin", "dest", "month", "hour", "flight")
 
@@ -22,7 +23,7 @@ def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=Non
     ----------
     n_samples : int, default=None
         Keep a random subset of this many rows (all rows if None). The
-        encoding is fitted on the subset.
+        encoding is fitted on all rows, so a subset has the full width.
     normalize_rows : bool, default=True
         Scale each row to unit l2 norm.
     random_state : int, RandomState instance or None, default=None
@@ -40,10 +41,9 @@ def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=Non
             "pip install 'skunroll[benchmarks]'"
         ) from exc
     table = flights[list(FLIGHTS_COLUMNS)].astype(str)
+    X = sp.csr_matrix(OneHotEncoder(dtype=np.float64).fit_transform(table))
     if n_samples is not None:
-        rng = np.random.RandomState(random_state) if not hasattr(random_state, "choice") else random_state
-        rows = np.sort(rng.choice(len(table), size=min(n_samples, len(table)), replace=False))
-        table = table.iloc[rows]
-    X = OneHotEncoder(handle_unknown="ignore", dtype=np.float64).fit_transform(table)
-    X = sp.csr_matrix(X)
+        rng = check_random_state(random_state)
+        rows = np.sort(rng.choice(X.shape[0], size=min(n_samples, X.shape[0]), replace=False))
+        X = X[rows]
     return normalize(X, norm="l2", axis=1) if normalize_rows else X
