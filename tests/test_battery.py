@@ -1,14 +1,17 @@
 """Bad input, persistence and determinism: one battery for every estimator."""
 
 import pickle
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_global_output_transform_pandas,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+)
 
 from ._estimators import estimator_id, fast_instances, make_data
 
@@ -148,3 +151,17 @@ def test_same_random_state_same_result(estimator):
 def test_clone_is_unfitted(estimator):
     fitted = estimator.fit(make_data())
     assert not _fitted_state(clone(fitted))
+
+
+@pytest.mark.parametrize("check", [check_set_output_transform, check_set_output_transform_pandas,
+                                   check_global_output_transform_pandas])
+def test_set_output(estimator, check):
+    pytest.importorskip("pandas")
+    check(type(estimator).__name__, estimator)
+
+
+def test_feature_names_out(estimator):
+    estimator.fit(make_data())
+    names = estimator.get_feature_names_out()
+    prefix = type(estimator).__name__.lower()
+    assert list(names) == [f"{prefix}{i}" for i in range(estimator.transform(make_data()).shape[1])]

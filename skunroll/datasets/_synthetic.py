@@ -116,7 +116,7 @@ def make_power_law_sparse(n_samples=10000, n_features=1000, *, average_nnz=10, e
     --------
     >>> from skunroll.datasets import make_power_law_sparse
     >>> X = make_power_law_sparse(n_samples=2000, random_state=0)
-    >>> 9 < X.getnnz(axis=1).mean() < 10.5
+    >>> bool(9 < X.getnnz(axis=1).mean() < 10.5)
     True
     """
     rng = check_random_state(random_state)

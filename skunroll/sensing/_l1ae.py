@@ -102,7 +102,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         arrays: per-step scale and shift, step-size parameters.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     loss_curve_ : list of float
         Mean per-sample training loss after each epoch.
