@@ -210,7 +210,7 @@ class BaseTorchEstimator(BaseEstimator):
                 break
 
         n_epochs = epoch + 1
-        if not converged and self.max_epochs > 0:
+        if not converged:
             warnings.warn(
                 f"{type(self).__name__} stopped after max_epochs={self.max_epochs} epochs and "
                 "the loss was still improving. Consider increasing max_epochs.",
