@@ -1,6 +1,7 @@
 """Bad input, persistence and determinism: one battery for every estimator."""
 
 import pickle
+import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -165,3 +166,11 @@ def test_feature_names_out(estimator):
     names = estimator.get_feature_names_out()
     prefix = type(estimator).__name__.lower()
     assert list(names) == [f"{prefix}{i}" for i in range(estimator.transform(make_data()).shape[1])]
+
+
+def test_joblib_round_trip(estimator, tmp_path):
+    X = make_data()
+    estimator.fit(X)
+    path = tmp_path / "estimator.joblib"
+    joblib.dump(estimator, path)
+    np.testing.assert_array_equal(joblib.load(path).transform(X), estimator.transform(X))

@@ -19,8 +19,6 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     (n_components, n_features).
     """
 
-    _extra_decoders = ()
-
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
@@ -50,6 +48,18 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             check_nonnegative_input(X, f"{type(self).__name__} (nonnegative=True)")
         return X
 
+    def _measure(self, X):
+        return np.asarray(safe_sparse_dot(X, self.components_.T.astype(X.dtype, copy=False)))
+
+    def _decode(self, Y):
+        decoder = self._check_decoder()
+        if decoder == "unrolled":
+            return self._decode_unrolled(Y)
+        X_hat = l1_min_decode(
+            self.components_, Y, positive=decoder == "l1-min-pos", n_jobs=self.n_jobs
+        )
+        return X_hat.astype(Y.dtype, copy=False)
+
     def transform(self, X):
         """Measure: ``Y = X A^T``.
 
@@ -64,8 +74,7 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             Measurements, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return np.asarray(safe_sparse_dot(X, self.components_.T.astype(X.dtype, copy=False)))
+        return self._measure(self._validate_X(X, reset=False))
 
     def inverse_transform(self, X):
         """Decode measurements back to vectors in the original space.
@@ -86,24 +95,14 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             :class:`~skunroll.exceptions.DecodingWarning` names them.
         """
         check_is_fitted(self)
-        decoder = self._check_decoder()
-        Y = self._validate_measurements(X)
-        if decoder in self._extra_decoders:
-            return self._decode_extra(decoder, Y)
-        X_hat = l1_min_decode(
-            self.components_, Y, positive=decoder == "l1-min-pos", n_jobs=self.n_jobs
-        )
-        return X_hat.astype(Y.dtype, copy=False)
-
-    def _validate_measurements(self, Y):
-        Y = check_array(Y, dtype=(np.float64, np.float32))
+        Y = check_array(X, dtype=(np.float64, np.float32))
         n_components = self.components_.shape[0]
         if Y.shape[1] != n_components:
             raise ValueError(
                 f"X has {Y.shape[1]} features, but {type(self).__name__}.inverse_transform "
                 f"expects {n_components} measurements per row (n_components)."
             )
-        return Y
+        return self._decode(Y)
 
     def score(self, X, y=None):
         """Minus the mean squared l2 error of ``inverse_transform(transform(X))``.
@@ -123,6 +122,6 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         -------
         score : float
         """
-        X_hat = self.inverse_transform(self.transform(X))
+        check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return -float(np.mean(squared_errors(X, X_hat)))
+        return -float(np.mean(squared_errors(X, self._decode(self._measure(X)))))

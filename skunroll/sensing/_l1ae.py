@@ -148,7 +148,6 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min", "unrolled"})],
         "n_jobs": [Integral, None],
     }
-    _extra_decoders = ("unrolled",)
 
     def __init__(
         self,
@@ -244,14 +243,12 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         return {
             "components_": to_numpy(state.pop("weight")).T.copy(),
             "step_sizes_": to_numpy(module.step_sizes()),
-            "decoder_state_": {name: to_numpy(value) if value.is_floating_point()
-                               else value.detach().cpu().numpy().copy()
+            "decoder_state_": {name: value.detach().cpu().numpy().copy()
                                for name, value in state.items()},
         }
 
     # ------------------------------------------------------------- decoding
-    def _decode_extra(self, decoder, Y):
-        # Only "unrolled" reaches here.
+    def _decode_unrolled(self, Y):
         module = self._module_from_attributes()
         device = resolve_device(self.device)
         module = module.to(device).eval()
