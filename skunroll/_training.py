@@ -150,6 +150,10 @@ class BaseTorchEstimator(BaseEstimator):
         epoch_offset = self.n_iter_ if warm else 0
         best_monitored = np.inf
         best_state = None
+        if warm and val_source is not None:
+            # A continued fit never ends on weights worse than those it started from.
+            best_monitored = self._evaluate_loss(module, val_source)
+            best_state = copy.deepcopy(module.state_dict())
         no_improvement = 0
         converged = False
 
@@ -184,13 +188,15 @@ class BaseTorchEstimator(BaseEstimator):
             else:
                 monitored = train_loss
 
+            # tol decides patience only; the best weights are kept whatever the margin.
             if monitored < best_monitored - self.tol:
                 no_improvement = 0
-                if val_source is not None:
-                    best_state = copy.deepcopy(module.state_dict())
             else:
                 no_improvement += 1
-            best_monitored = min(best_monitored, monitored)
+            if monitored < best_monitored:
+                best_monitored = monitored
+                if val_source is not None:
+                    best_state = copy.deepcopy(module.state_dict())
 
             if self.verbose:
                 message = f"Epoch {global_epoch + 1}: train loss {train_loss:.6g}"
@@ -221,7 +227,7 @@ class BaseTorchEstimator(BaseEstimator):
 
         attributes = self._attributes_from_module(module)
         for name, value in attributes.items():
-            if isinstance(value, np.ndarray) and not np.all(np.isfinite(value)):
+            if not _all_finite(value):
                 raise TrainingDivergedError(
                     f"Training produced non-finite values in {name}. The estimator was left unchanged."
                 )
@@ -229,8 +235,9 @@ class BaseTorchEstimator(BaseEstimator):
             setattr(self, name, value)
         self.loss_curve_ = loss_curve
         self.validation_scores_ = val_scores if val_source is not None else None
-        self.best_validation_score_ = max(val_scores) if val_source is not None else None
-        self.best_loss_ = None if val_source is not None else min(loss_curve)
+        # The score of the weights kept (restored), not just the best epoch seen.
+        self.best_validation_score_ = -best_monitored if val_source is not None else None
+        self.best_loss_ = None if val_source is not None else best_monitored
         self.n_iter_ = epoch_offset + n_epochs
         return self
 
@@ -242,6 +249,16 @@ class BaseTorchEstimator(BaseEstimator):
             for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
                 total += self._batch_loss(module, batch) * n_rows
         return float(total) / source.n_samples
+
+
+def _all_finite(value):
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        return bool(np.all(np.isfinite(value)))
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
 
 
 def to_numpy(tensor):

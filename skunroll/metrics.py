@@ -38,8 +38,10 @@ def squared_errors(X_true, X_pred):
         cross = np.asarray(X_true.multiply(X_pred).sum(axis=1)).ravel()
         true_norms = np.asarray(X_true.multiply(X_true).sum(axis=1)).ravel()
         errors = np.sum(X_pred**2, axis=1) - 2.0 * cross + true_norms
-        # Cancellation can leave tiny negatives; recompute those rows exactly.
-        small = np.flatnonzero(errors < 1e-6)
+        # The expansion cancels badly for nearly exact rows: recompute those
+        # (cut relative to the row norms) from the difference itself.
+        scale = np.maximum(1.0, true_norms + np.sum(X_pred**2, axis=1))
+        small = np.flatnonzero(errors < 1e-6 * scale)
         if small.size:
             exact = X_pred[small] - X_true[small].toarray()
             errors[small] = np.sum(exact**2, axis=1)

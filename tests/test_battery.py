@@ -28,8 +28,12 @@ def _fitted_state(estimator):
 def _assert_same_state(before, after):
     assert before.keys() == after.keys()
     for key, value in before.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(value, after[key])
+        if isinstance(value, dict):
+            _assert_same_state(value, after[key])
+        elif isinstance(value, (np.ndarray, list, tuple)):
+            np.testing.assert_array_equal(np.asarray(value), np.asarray(after[key]), err_msg=key)
+        else:
+            assert value == after[key], key
 
 
 @pytest.fixture(params=ESTIMATORS, ids=estimator_id)
@@ -119,6 +123,8 @@ def test_more_components_than_features(estimator):
         pytest.skip("no n_components")
     with pytest.raises(ValueError, match="n_components=13 must be <= n_features=12"):
         estimator.set_params(n_components=13).fit(make_data(n_features=12))
+    # the input was valid, so fit had begun (n_features_in_): it must be rolled back
+    assert not _fitted_state(estimator)
 
 
 def test_failed_refit_keeps_previous_state(estimator):

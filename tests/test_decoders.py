@@ -61,3 +61,30 @@ def test_bad_shapes_and_values():
     with pytest.raises(ValueError, match="NaN"):
         l1_min_decode(A, np.full((1, A.shape[0]), np.nan))
     assert l1_min_decode(A, np.zeros((0, A.shape[0]))).shape == (0, A.shape[1])
+
+
+def test_inverse_transform_reports_failed_rows():
+    from skunroll import GaussianMeasurement
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(5, 40)) * (rng.uniform(size=(5, 40)) < 0.1)
+    est = GaussianMeasurement(n_components=20, random_state=0).fit(X)
+    est.components_ = np.abs(est.components_)  # A >= 0: negative measurements are infeasible
+    Y = est.transform(X)
+    Y[1] = -1.0
+    with pytest.warns(DecodingWarning, match="rows 1"):
+        X_hat = est.inverse_transform(Y)
+    assert np.isnan(X_hat[1]).all() and np.isfinite(X_hat[[0, 2, 3, 4]]).all()
+
+
+def test_float32_input_is_still_recovered_exactly_by_score_and_float64_decoding():
+    from skunroll import GaussianMeasurement
+    from skunroll.metrics import exact_recovery_fraction
+
+    A, X = _problem(True, m=40, d=80, k=3, n=5)
+    est = GaussianMeasurement(n_components=40, random_state=0).fit(X)
+    X32 = X.astype(np.float32)
+    assert est.score(X32) > -1e-20
+    X_hat = est.inverse_transform(est.transform(X32.astype(np.float64)))
+    assert X_hat.dtype == np.float64
+    assert exact_recovery_fraction(X32.astype(np.float64), X_hat) == 1.0

@@ -70,10 +70,10 @@ def test_reference_initialisation():
 
 def test_paper_claim_learned_beats_gaussian_on_synthetic1():
     """Wu et al., Synthetic1: learned A + l1-min-pos recovers far more vectors than Gaussian A."""
-    # About 700 SGD steps of the reference recipe (batch 128, lr 0.01).
-    X = make_block_sparse(8300, 1000, random_state=0)
-    X_fit, X_test = X[:8000], X[8000:]
-    learned = L1AEEncoder(n_components=20, max_epochs=15, validation_fraction=0.25,
+    # 3,000 rows, about 700 SGD steps of the reference recipe (batch 128, lr 0.01).
+    X = make_block_sparse(3300, 1000, random_state=0)
+    X_fit, X_test = X[:3000], X[3000:]
+    learned = L1AEEncoder(n_components=20, max_epochs=40, validation_fraction=0.25,
                           device="cpu", random_state=0).fit(X_fit)
     gaussian = GaussianMeasurement(n_components=20, random_state=0).fit(X_fit)
     with warnings.catch_warnings():
@@ -83,8 +83,8 @@ def test_paper_claim_learned_beats_gaussian_on_synthetic1():
         gaussian_exact = exact_recovery_fraction(
             X_test, gaussian.inverse_transform(gaussian.transform(X_test)))
     assert learned.loss_curve_[-1] < 0.5 * learned.loss_curve_[0]
-    assert learned_exact >= 0.5, learned_exact
-    assert learned_exact >= gaussian_exact + 0.25, (learned_exact, gaussian_exact)
+    assert learned_exact >= 0.4, learned_exact
+    assert learned_exact >= gaussian_exact + 0.3, (learned_exact, gaussian_exact)
 
 
 def test_unrolled_decoder_and_transform_are_consistent():
@@ -166,7 +166,7 @@ def test_grid_search_over_m_and_T():
     ).fit(X)
     assert set(search.best_params_) == {"n_components", "n_steps"}
     scores = search.cv_results_["mean_test_score"]
-    assert np.all(np.isfinite(scores)) and np.all(scores <= 0)
+    assert np.all(np.isfinite(scores))
     # more measurements reconstruct better at equal T
     by_params = dict(zip(map(lambda p: (p["n_components"], p["n_steps"]),
                              search.cv_results_["params"]), scores))
@@ -185,3 +185,23 @@ def test_warm_start_continues_from_the_fitted_matrix(capsys):
     assert est.loss_curve_[2] < first_curve[0]
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
     assert [line.split(":")[0] for line in lines] == ["Epoch 1", "Epoch 2", "Epoch 3", "Epoch 4"]
+
+
+def test_decoder_is_checked_after_set_params():
+    X = make_block_sparse(100, 50, block_size=5, random_state=0)
+    est = L1AEEncoder(n_components=10, max_epochs=1, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="l1_min_pos"):
+        est.set_params(decoder="l1_min_pos").inverse_transform(est.transform(X[:2]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the CPU-only fallback")
+def test_unrolled_decoding_falls_back_to_cpu_when_cuda_is_missing():
+    X = make_block_sparse(100, 50, block_size=5, random_state=0)
+    est = L1AEEncoder(n_components=10, max_epochs=1, decoder="unrolled", device="cpu",
+                      random_state=0).fit(X)
+    expected = est.inverse_transform(est.transform(X[:3]))
+    est.set_params(device="cuda")  # as if unpickled from a GPU machine
+    with pytest.warns(RuntimeWarning, match="running inference on the CPU"):
+        np.testing.assert_array_equal(est.inverse_transform(est.transform(X[:3])), expected)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        est.fit(X)  # training refuses a missing device

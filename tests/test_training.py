@@ -90,6 +90,31 @@ def test_early_stopping_restores_best_weights():
     assert est.p_ == pytest.approx(-2.0)
 
 
+def test_tol_only_sets_patience_best_weights_are_kept():
+    # lr=0.05: p shrinks by 0.9 per step, one step per epoch; with a large tol no
+    # epoch counts as an improvement, yet the lowest-loss weights are kept.
+    est = ScalarEstimator(learning_rate=0.05, max_epochs=50, early_stopping=True, tol=10.0,
+                          n_iter_no_change=3, validation_fraction=0.5)
+    est.fit(X20)
+    assert est.n_iter_ == 4  # the first epoch improves on "nothing yet", then 3 more
+    assert est.p_ == pytest.approx(0.9**4)
+    assert est.best_validation_score_ == pytest.approx(-(0.9**8))
+    assert est.best_validation_score_ == max(est.validation_scores_)
+
+
+def test_warm_start_never_ends_worse_than_it_started():
+    est = ScalarEstimator(learning_rate=0.05, max_epochs=3, early_stopping=True,
+                          validation_fraction=0.5, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+    start = est.p_
+    est.set_params(learning_rate=1.5, n_iter_no_change=2, max_epochs=10)  # every step worsens
+    est.fit(X20)
+    assert est.p_ == pytest.approx(start)
+    assert est.best_validation_score_ == pytest.approx(-(start**2))
+
+
 def test_stops_on_training_loss_plateau():
     est = ScalarEstimator(learning_rate=0.5, max_epochs=100, n_iter_no_change=3, tol=1e-3)
     with warnings.catch_warnings():

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 
 def _finish(X, sparse):
-    X = normalize(sp.csr_matrix(X), norm="l2", axis=1)
+    X = normalize(X.tocsr(), norm="l2", axis=1)
     return X if sparse else X.toarray()
 
 
@@ -66,12 +66,30 @@ def make_block_sparse(n_samples=10000, n_features=1000, *, block_size=10, n_bloc
             f"n_features={n_features} (at most {n_slots})."
         )
     rng = check_random_state(random_state)
-    X = np.zeros((n_samples, n_features))
+    # Built as COO triplets: the dense matrix is never formed.
+    nnz_per_row = n_blocks * block_size
+    cols = np.empty((n_samples, nnz_per_row), dtype=np.int64)
+    values = np.empty((n_samples, nnz_per_row))
     offsets = np.arange(block_size)
     for i in range(n_samples):
-        for slot in rng.choice(n_slots, n_blocks, replace=False):
-            X[i, slot * block_size + offsets] = rng.uniform(0.0, 1.0, block_size)
+        for j, slot in enumerate(rng.choice(n_slots, n_blocks, replace=False)):
+            cols[i, j * block_size : (j + 1) * block_size] = slot * block_size + offsets
+            values[i, j * block_size : (j + 1) * block_size] = rng.uniform(0.0, 1.0, block_size)
+    rows = np.repeat(np.arange(n_samples), nnz_per_row)
+    X = sp.coo_matrix((values.ravel(), (rows, cols.ravel())), shape=(n_samples, n_features))
     return _finish(X, sparse)
+
+
+def _bernoulli_positions(rng, n, p):
+    """Indices i < n of independent Bernoulli(p) successes, in increasing order."""
+    if p >= 1.0:
+        return np.arange(n)
+    chunk = int(n * p + 10 * np.sqrt(n * p) + 10)
+    positions = np.cumsum(rng.geometric(p, size=chunk)) - 1
+    while positions[-1] < n:
+        more = positions[-1] + np.cumsum(rng.geometric(p, size=chunk))
+        positions = np.concatenate([positions, more])
+    return positions[positions < n]
 
 
 @validate_params(
@@ -122,7 +140,11 @@ def make_power_law_sparse(n_samples=10000, n_features=1000, *, average_nnz=10, e
     rng = check_random_state(random_state)
     probabilities = 1.0 / (np.arange(n_features) + bias) ** exponent
     probabilities = np.minimum(probabilities / probabilities.sum() * average_nnz, 1.0)
-    mask = rng.uniform(size=(n_samples, n_features)) < probabilities
-    X = sp.csr_matrix(mask, dtype=np.float64)
-    X.data = rng.uniform(0.0, 1.0, X.nnz)
+    # Column by column, the rows of a Bernoulli(p) process drawn as geometric
+    # gaps: O(nnz) work, and the dense n_samples x n_features mask is never formed.
+    row_lists = [_bernoulli_positions(rng, n_samples, p) for p in probabilities]
+    rows = np.concatenate(row_lists)
+    cols = np.repeat(np.arange(n_features), [len(r) for r in row_lists])
+    values = rng.uniform(0.0, 1.0, rows.size)
+    X = sp.coo_matrix((values, (rows, cols)), shape=(n_samples, n_features))
     return _finish(X, sparse)

@@ -29,6 +29,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return self.decoder
 
     def _check_decoder(self):
+        # Checked here too, since set_params after fit skips fit's validation.
+        allowed = self._parameter_constraints["decoder"][0].options
+        if self.decoder not in allowed:
+            raise ValueError(f"decoder={self.decoder!r} is not one of {sorted(allowed)}.")
         decoder = self._resolved_decoder()
         if decoder == "l1-min-pos" and not self.nonnegative:
             raise ValueError(
@@ -55,10 +59,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         decoder = self._check_decoder()
         if decoder == "unrolled":
             return self._decode_unrolled(Y)
-        X_hat = l1_min_decode(
+        # float64 in and out: exact recovery is judged at 1e-10.
+        return l1_min_decode(
             self.components_, Y, positive=decoder == "l1-min-pos", n_jobs=self.n_jobs
         )
-        return X_hat.astype(Y.dtype, copy=False)
 
     def transform(self, X):
         """Measure: ``Y = X A^T``.
@@ -81,7 +85,9 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
         Uses the decoder named by the ``decoder`` parameter: exact l1-min
         (``"l1-min"``), exact l1-min under ``x >= 0`` (``"l1-min-pos"``),
-        both as LPs in float64, or, for trained estimators, ``"unrolled"``.
+        both as LPs in float64, or, for trained estimators, ``"unrolled"``
+        (in the dtype of ``X``). Measurements rounded to float32 cannot be
+        recovered to 1e-10: measure float64 data for exact recovery.
 
         Parameters
         ----------
@@ -91,8 +97,9 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features)
-            Decoded vectors; rows whose LP failed are NaN and a
-            :class:`~skunroll.exceptions.DecodingWarning` names them.
+            Decoded vectors (float64 from the LP decoders); rows whose LP
+            failed are NaN and a :class:`~skunroll.exceptions.DecodingWarning`
+            names them.
         """
         check_is_fitted(self)
         Y = check_array(X, dtype=(np.float64, np.float32))
@@ -108,8 +115,9 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Minus the mean squared l2 error of ``inverse_transform(transform(X))``.
 
         Uses the ``decoder`` parameter, so with the LP decoders this solves one
-        LP per row. Higher is better; 0 means every row was recovered. Rows
-        whose LP failed make the score NaN.
+        LP per row. ``X`` is measured in float64 whatever its dtype. Higher is
+        better; 0 means every row was recovered. Rows whose LP failed make the
+        score NaN.
 
         Parameters
         ----------
@@ -123,5 +131,5 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         score : float
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X, reset=False).astype(np.float64, copy=False)
         return -float(np.mean(squared_errors(X, self._decode(self._measure(X)))))

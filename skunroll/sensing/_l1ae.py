@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._batching import BatchSource
-from ..utils._device import resolve_device
+from ..utils._device import inference_device
 from ..utils._validation import as_csr_or_array, check_n_components
 from ._base import MeasurementMixin
 from ._modules import L1AENetwork
@@ -34,10 +34,10 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     nonnegative data; per-sample squared l2 loss; plain SGD with learning rate
     0.01 on batches of 128; early stopping on a held-out validation set.
     Deliberate differences: the validation loss is checked every epoch (the
-    reference checks every 10 epochs with patience 5, so the default
-    ``n_iter_no_change=50`` is the same horizon), the last partial batch is
-    used instead of dropped, and the best validation weights are restored at
-    the end.
+    reference checks every 10 epochs and stops after 6 checks without
+    improvement, so the default ``n_iter_no_change=60`` is the same horizon),
+    the last partial batch is used instead of dropped, and the best
+    validation weights are restored at the end.
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         the best weights. If False, the training loss is watched instead.
     validation_fraction : float, default=0.2
         Share of the training data held out for early stopping.
-    n_iter_no_change : int, default=50
+    n_iter_no_change : int, default=60
         Patience, in epochs.
     tol : float, default=0.0
         Minimum decrease of the watched loss that counts as an improvement.
@@ -165,7 +165,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         max_epochs=1000,
         early_stopping=True,
         validation_fraction=0.2,
-        n_iter_no_change=50,
+        n_iter_no_change=60,
         tol=0.0,
         warm_start=False,
         device="auto",
@@ -250,7 +250,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     # ------------------------------------------------------------- decoding
     def _decode_unrolled(self, Y):
         module = self._module_from_attributes()
-        device = resolve_device(self.device)
+        device = inference_device(self.device)
         module = module.to(device).eval()
         out = np.empty((Y.shape[0], self.components_.shape[1]), dtype=Y.dtype)
         source = BatchSource(Y, device)

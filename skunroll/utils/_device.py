@@ -1,5 +1,7 @@
 """Device selection and seeding for the torch internals."""
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
@@ -44,3 +46,21 @@ def torch_generator(random_state):
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed)
     return generator, rng
+
+
+def inference_device(device):
+    """Like :func:`resolve_device`, but fall back to the CPU when CUDA is missing.
+
+    A model trained on a GPU and loaded on a machine without one should still
+    predict: training refuses a missing device, inference warns and uses the CPU.
+    """
+    try:
+        return resolve_device(device)
+    except ValueError:
+        if str(device).startswith("cuda"):
+            warnings.warn(
+                f"device={device!r} is not available here; running inference on the CPU.",
+                RuntimeWarning,
+            )
+            return torch.device("cpu")
+        raise
