@@ -110,7 +110,8 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         Minus the validation loss after each epoch (None without early
         stopping).
     best_validation_score_ : float or None
-        Best entry of ``validation_scores_``.
+        Minus the validation loss of the weights kept (the best seen; with
+        ``warm_start``, possibly the weights the fit started from).
     best_loss_ : float or None
         Lowest training loss (without early stopping).
     n_iter_ : int
