@@ -4,10 +4,9 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from ..metrics import squared_errors
-from ..utils._validation import check_nonnegative_input
 from ._decoders import l1_min_decode
 
 
@@ -49,7 +48,7 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             reset=reset,
         )
         if self.nonnegative:
-            check_nonnegative_input(X, f"{type(self).__name__} (nonnegative=True)")
+            check_non_negative(X, f"{type(self).__name__} (nonnegative=True)")
         return X
 
     def _measure(self, X):

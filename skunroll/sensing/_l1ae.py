@@ -1,11 +1,10 @@
 """L1AEEncoder: a compressed-sensing measurement matrix learned by unrolling l1-min."""
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._batching import BatchSource

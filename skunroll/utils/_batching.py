@@ -36,10 +36,6 @@ class BatchSource:
             self._csr = None
             self._dense = torch.as_tensor(np.ascontiguousarray(X, dtype=np_dtype), device=device)
 
-    @property
-    def is_sparse(self):
-        return self._csr is not None
-
     def batch(self, indices):
         """Rows ``indices`` as a dense tensor of shape (len(indices), n_features)."""
         if self._csr is None:

@@ -4,7 +4,6 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_non_negative
 
 
 def check_n_components(n_components, n_features, name="n_components"):
@@ -14,11 +13,6 @@ def check_n_components(n_components, n_features, name="n_components"):
             f"{name}={n_components} must be <= n_features={n_features}: a measurement matrix "
             "compresses, it cannot have more rows than the data has features."
         )
-
-
-def check_nonnegative_input(X, whom):
-    """Raise the scikit-learn "Negative values in data passed to ..." error."""
-    check_non_negative(X, whom)
 
 
 def as_csr_or_array(X):
