@@ -7,7 +7,8 @@ that trains a torch module with them. A subclass supplies four things:
 - ``_build_module(X, generator)``: a fresh module for training data ``X``;
 - ``_module_from_attributes()``: the module rebuilt from fitted attributes
   (used by ``warm_start``);
-- ``_batch_loss(module, batch)``: the mean loss of one dense batch;
+- ``_batch_loss(module, X_batch, y_batch)``: the mean loss of one dense batch
+  (``y_batch`` is None for unsupervised training);
 - ``_attributes_from_module(module)``: the learned state as numpy arrays.
 
 Optional hooks ``_on_epoch_start(module, epoch)`` and ``_after_step(module)``
@@ -66,7 +67,7 @@ class BaseTorchEstimator(BaseEstimator):
     def _module_from_attributes(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _batch_loss(self, module, batch):  # pragma: no cover - abstract
+    def _batch_loss(self, module, X_batch, y_batch):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _attributes_from_module(self, module):  # pragma: no cover - abstract
@@ -107,9 +108,15 @@ class BaseTorchEstimator(BaseEstimator):
     def _is_warm(self):
         return self.warm_start and hasattr(self, "n_iter_")
 
+    #: dtype of the targets handed to ``_train`` (float regression targets by default).
+    _target_dtype = torch.float32
+
     # ----------------------------------------------------------------- loop
-    def _train(self, X):
+    def _train(self, X, y=None):
         """Train on validated ``X`` (ndarray or CSR) and store the fitted state.
+
+        ``y`` (optional, ndarray with one row per sample) holds the targets
+        ``_batch_loss`` receives batch by batch, as ``_target_dtype`` tensors.
 
         Sets ``loss_curve_``, ``validation_scores_``, ``best_loss_``,
         ``best_validation_score_``, ``n_iter_`` and the attributes returned by
@@ -131,8 +138,9 @@ class BaseTorchEstimator(BaseEstimator):
             permutation = rng.permutation(n_samples)
             val_idx, train_idx = np.sort(permutation[:n_val]), np.sort(permutation[n_val:])
             X_train, X_val = X[train_idx], X[val_idx]
+            y_train, y_val = (y[train_idx], y[val_idx]) if y is not None else (None, None)
         else:
-            X_train, X_val = X, None
+            X_train, X_val, y_train, y_val = X, None, y, None
 
         if warm:
             module = self._module_from_attributes()
@@ -141,9 +149,9 @@ class BaseTorchEstimator(BaseEstimator):
         module = module.to(device)
         optimizer = _OPTIMIZERS[self.optimizer](module.parameters(), lr=self.learning_rate)
 
-        train_source = BatchSource(X_train, device)
-        val_source = BatchSource(X_val, device) if X_val is not None else None
-        n_train = train_source.n_samples
+        train_source = self._sources(X_train, y_train, device)
+        val_source = self._sources(X_val, y_val, device) if X_val is not None else None
+        n_train = X_train.shape[0]
 
         loss_curve = list(self.loss_curve_) if warm else []
         val_scores = list(self.validation_scores_ or []) if warm else []
@@ -164,8 +172,10 @@ class BaseTorchEstimator(BaseEstimator):
             module.train()
             total = torch.zeros((), device=device)
             # Loss is accumulated on the device: one host sync per epoch.
-            for n_rows, batch in train_source.iter_batches(self.batch_size, rng.permutation(n_train)):
-                loss = self._batch_loss(module, batch)
+            for n_rows, X_batch, y_batch in _paired_batches(
+                train_source, self.batch_size, rng.permutation(n_train)
+            ):
+                loss = self._batch_loss(module, X_batch, y_batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -241,14 +251,30 @@ class BaseTorchEstimator(BaseEstimator):
         self.n_iter_ = epoch_offset + n_epochs
         return self
 
-    def _evaluate_loss(self, module, source):
-        """Mean per-sample loss of ``module`` over all rows of ``source``."""
+    def _sources(self, X, y, device):
+        targets = BatchSource(y, device, self._target_dtype) if y is not None else None
+        return BatchSource(X, device), targets
+
+    def _evaluate_loss(self, module, sources):
+        """Mean per-sample loss of ``module`` over all rows of ``sources``."""
         module.eval()
-        total = torch.zeros((), device=source.device)
+        x_source = sources[0]
+        total = torch.zeros((), device=x_source.device)
         with torch.no_grad():
-            for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
-                total += self._batch_loss(module, batch) * n_rows
-        return float(total) / source.n_samples
+            for n_rows, X_batch, y_batch in _paired_batches(sources, max(self.batch_size, 1024)):
+                total += self._batch_loss(module, X_batch, y_batch) * n_rows
+        return float(total) / x_source.n_samples
+
+
+def _paired_batches(sources, batch_size, order=None):
+    """Yield ``(n_rows, X_batch, y_batch)``; ``y_batch`` is None without targets."""
+    x_source, y_source = sources
+    if order is None:
+        order = np.arange(x_source.n_samples)
+    for start in range(0, x_source.n_samples, batch_size):
+        indices = order[start : start + batch_size]
+        y_batch = y_source.batch(indices) if y_source is not None else None
+        yield len(indices), x_source.batch(indices), y_batch
 
 
 def _all_finite(value):

@@ -4,7 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length
 
-__all__ = ["exact_recovery_fraction", "recovery_rmse", "squared_errors"]
+__all__ = ["exact_recovery_fraction", "normalized_code_error", "recovery_rmse", "squared_errors",
+           "support_error"]
 
 #: The paper's exact-recovery threshold on ||x_hat - x||_2.
 EXACT_RECOVERY_TOL = 1e-10
@@ -92,3 +93,46 @@ def recovery_rmse(X_true, X_pred):
     rmse : float
     """
     return float(np.sqrt(np.mean(squared_errors(X_true, X_pred))))
+
+
+def normalized_code_error(codes_true, codes_pred):
+    """Normalised squared error between code matrices, in percent.
+
+    ``100 * sum ||a_pred - a_true||^2 / sum ||a_true||^2``, the "prediction
+    error (%)" of Wang et al. (AAAI 2016), Tables 1 and 2.
+
+    Parameters
+    ----------
+    codes_true : array-like of shape (n_samples, n_components)
+    codes_pred : array-like of shape (n_samples, n_components)
+
+    Returns
+    -------
+    error : float
+    """
+    codes_true = check_array(codes_true, dtype=np.float64)
+    codes_pred = check_array(codes_pred, dtype=np.float64)
+    check_consistent_length(codes_true, codes_pred)
+    return float(100.0 * np.sum((codes_pred - codes_true) ** 2) / np.sum(codes_true**2))
+
+
+def support_error(codes_true, codes_pred):
+    """Mean number of mismatched nonzero locations per sample.
+
+    Counts, per row, the positions that are nonzero in exactly one of the two
+    codes (the symmetric difference of the supports), averaged over rows;
+    Wang et al. (AAAI 2016), Table 3.
+
+    Parameters
+    ----------
+    codes_true : array-like of shape (n_samples, n_components)
+    codes_pred : array-like of shape (n_samples, n_components)
+
+    Returns
+    -------
+    error : float
+    """
+    codes_true = check_array(codes_true, dtype=np.float64)
+    codes_pred = check_array(codes_pred, dtype=np.float64)
+    check_consistent_length(codes_true, codes_pred)
+    return float(np.mean(np.sum((codes_true != 0) != (codes_pred != 0), axis=1)))

@@ -55,8 +55,8 @@ class ScalarEstimator(BaseTorchEstimator):
     def _module_from_attributes(self):
         return _Scalar(self.p_)
 
-    def _batch_loss(self, module, batch):
-        return module.p**2 + 0.0 * batch.sum()
+    def _batch_loss(self, module, X_batch, y_batch):
+        return module.p**2 + 0.0 * X_batch.sum()
 
     def _attributes_from_module(self, module):
         return {"p_": float(module.p.detach())}

@@ -235,8 +235,8 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
             ) from None
         return module
 
-    def _batch_loss(self, module, batch):
-        return torch.sum((module(batch) - batch) ** 2, dim=1).mean()
+    def _batch_loss(self, module, X_batch, y_batch):
+        return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
 
     def _attributes_from_module(self, module):
         state = module.state_dict()

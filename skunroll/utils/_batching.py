@@ -19,7 +19,7 @@ class BatchSource:
 
     Parameters
     ----------
-    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features) or (n_samples,)
     device : torch.device
     dtype : torch.dtype
     """
@@ -37,7 +37,7 @@ class BatchSource:
             self._dense = torch.as_tensor(np.ascontiguousarray(X, dtype=np_dtype), device=device)
 
     def batch(self, indices):
-        """Rows ``indices`` as a dense tensor of shape (len(indices), n_features)."""
+        """Rows ``indices`` as a dense tensor."""
         if self._csr is None:
             index = torch.as_tensor(indices, device=self.device)
             return self._dense.index_select(0, index)

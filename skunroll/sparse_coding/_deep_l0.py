@@ -1,0 +1,520 @@
+"""DeepL0Encoder and DeepL0Classifier: unrolled iterative hard thresholding."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._training import BaseTorchEstimator, to_numpy
+from ..metrics import normalized_code_error
+from ..utils._batching import BatchSource
+from ..utils._device import inference_device
+from ..utils._validation import as_csr_or_array
+from ._iterative import default_step_size, optimal_codes
+from ._modules import DeepL0ClassifierNetwork, DeepL0Network
+
+_SHARED_DOC = """
+    n_components : int, default=128
+        Number of dictionary atoms p (code length).
+    sparsity : {"l0", "M"}, default="l0"
+        ``"l0"``: the l0-regularised encoder, thresholds
+        ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
+        pooling keeps the ``M`` largest magnitudes per sample.
+    lam : float, default=0.5
+        l0 penalty lambda; thresholds start at ``sqrt(lam * step_size)``.
+    M : int, default=32
+        Nonzeros per code for ``sparsity="M"``; at most ``n_components``.
+    n_stages : int, default=2
+        Number of unrolled stages K (the paper's default is 2).
+    dictionary : array-like of shape (n_components, n_features), default=None
+        Dictionary D (atoms as rows) to initialise from. If None, one is
+        learned with :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`.
+    step_size : float, default=None
+        IHT step mu; ``1 / ||D||_2^2`` if None (then IHT converges). The
+        network starts at ``W = mu D``, ``S = I - mu D D^T``.
+    sigma : float, default=0.2
+        Initial sigma of HELU_sigma (seed eq. 9), used while training.
+    sigma_decay : float, default=10.0
+        sigma is divided by this after each epoch.
+    dictionary_max_iter : int, default=30
+        Epochs of dictionary learning when ``dictionary`` is None.
+    optimizer : {"sgd", "adam"}, default="adam"
+    learning_rate : float, default=1e-3
+    batch_size : int, default=128
+    max_epochs : int, default=50
+    early_stopping : bool, default=True
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=0.0
+    warm_start : bool, default=False
+    device : str or torch.device, default="auto"
+    random_state : int, RandomState instance or None, default=None
+        Seeds dictionary learning, the initial head, the split and batch order.
+    verbose : int, default=0
+"""
+
+
+class _DeepL0Base(BaseTorchEstimator):
+    """What the encoder and the classifier share: dictionary, network, sigma schedule."""
+
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "sparsity": [StrOptions({"l0", "M"})],
+        "lam": [Interval(Real, 0, None, closed="neither")],
+        "M": [Interval(Integral, 1, None, closed="left")],
+        "n_stages": [Interval(Integral, 1, None, closed="left")],
+        "dictionary": ["array-like", None],
+        "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "sigma": [Interval(Real, 0, 1, closed="right")],
+        "sigma_decay": [Interval(Real, 1, None, closed="left")],
+        "dictionary_max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
+                             dtype=(np.float64, np.float32), reset=reset)
+
+    def _check_sizes(self, n_features):
+        if self.sparsity == "M" and self.M > self.n_components:
+            raise ValueError(f"M={self.M} must be <= n_components={self.n_components}.")
+
+    def _setup_dictionary(self, X):
+        """Set ``dictionary_`` and ``step_size_`` (kept on warm starts)."""
+        if self._is_warm():
+            return
+        n_features = X.shape[1]
+        if self.dictionary is not None:
+            D = check_array(self.dictionary, dtype=np.float64)
+            if D.shape != (self.n_components, n_features):
+                raise ValueError(
+                    f"dictionary has shape {D.shape}; expected (n_components, n_features) = "
+                    f"({self.n_components}, {n_features})."
+                )
+        else:
+            D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
+                                  self.random_state)
+        self.dictionary_ = D
+        self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
+
+    def _encoder_network(self):
+        D, mu = self.dictionary_, self.step_size_
+        thresholds = None
+        if self.sparsity == "l0":
+            thresholds = torch.full((D.shape[0],), float(np.sqrt(self.lam * mu)))
+        return DeepL0Network(
+            torch.as_tensor(mu * D, dtype=torch.float32),
+            torch.as_tensor(np.eye(D.shape[0]) - mu * D @ D.T, dtype=torch.float32),
+            thresholds, n_stages=self.n_stages,
+            n_nonzero=self.M if self.sparsity == "M" else None,
+        )
+
+    def _encoder_from_attributes(self):
+        encoder = DeepL0Network(
+            torch.from_numpy(self.input_weights_), torch.from_numpy(self.recurrent_weights_),
+            None if self.thresholds_ is None else torch.from_numpy(self.thresholds_),
+            n_stages=self.n_stages, n_nonzero=self.M if self.sparsity == "M" else None,
+        )
+        return encoder
+
+    @staticmethod
+    def _encoder_attributes(encoder):
+        return {
+            "input_weights_": to_numpy(encoder.weight),
+            "recurrent_weights_": to_numpy(encoder.recurrent),
+            "thresholds_": None if encoder.thresholds is None
+            else to_numpy(encoder.thresholds.abs()),
+        }
+
+    def _on_epoch_start(self, module, epoch):
+        encoder = getattr(module, "encoder", module)
+        encoder.sigma = self.sigma / self.sigma_decay**epoch
+
+    def _run(self, module, X, out_width):
+        """Forward ``module`` in eval mode over ``X`` in batches; numpy float64 out."""
+        device = inference_device(self.device)
+        module = module.to(device).eval()
+        source = BatchSource(as_csr_or_array(X), device)
+        out = np.empty((X.shape[0], out_width))
+        start = 0
+        with torch.no_grad():
+            for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
+                out[start : start + n_rows] = module(batch).cpu().numpy()
+                start += n_rows
+        return out
+
+
+def _learn_dictionary(X, n_components, max_iter, random_state):
+    """MiniBatchDictionaryLearning; sparse input goes in densified chunks of rows."""
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
+                                          max_iter=max_iter, random_state=seed)
+    if not sp.issparse(X):
+        return learner.fit(X).components_.astype(np.float64)
+    X = sp.csr_matrix(X)
+    rng = np.random.RandomState(seed)
+    for _ in range(max_iter):
+        order = rng.permutation(X.shape[0])
+        for start in range(0, X.shape[0], 256):
+            learner.partial_fit(X[np.sort(order[start : start + 256])].toarray())
+    return learner.components_.astype(np.float64)
+
+
+class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Base):
+    __doc__ = """Deep l0 encoder: unrolled iterative hard thresholding (Wang et al., 2016).
+
+    A feed-forward network of ``n_stages`` stages ``a <- h(W x + S a)`` with
+    ``W``, ``S`` (and thresholds ``theta``) shared across stages and learned,
+    initialised from a dictionary ``D`` as ``W = mu D``, ``S = I - mu D D^T``,
+    ``theta = sqrt(lam mu)``. ``fit(X)`` is the paper's regression setting:
+    learn ``D`` (unless given), compute the optimal codes of ``X`` (l1 start,
+    then IHT to convergence, :func:`~skunroll.sparse_coding.optimal_codes`)
+    and train the network to predict them (squared error). During training
+    the l0 form uses the continuous HELU_sigma, sigma shrinking tenfold per
+    epoch; :meth:`transform` uses the exact HELU.
+
+    Deliberate choices where the paper is silent: Adam with learning rate
+    1e-3, and the IHT step ``mu = 1 / ||D||_2^2`` (the paper's step 1 only
+    converges when ``||D||_2 <= 1``).
+
+    Parameters
+    ----------""" + _SHARED_DOC + """
+    Attributes
+    ----------
+    dictionary_ : ndarray of shape (n_components, n_features)
+        The dictionary D the network was initialised from.
+    step_size_ : float
+        The IHT step mu.
+    input_weights_ : ndarray of shape (n_components, n_features)
+        Learned W.
+    recurrent_weights_ : ndarray of shape (n_components, n_components)
+        Learned S.
+    thresholds_ : ndarray of shape (n_components,) or None
+        Learned theta (None for ``sparsity="M"``).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    best_loss_ : float or None
+    n_iter_ : int
+
+    See Also
+    --------
+    DeepL0Classifier : The same encoder trained end to end for classification.
+    skunroll.sparse_coding.iht : The iterative algorithm it unrolls.
+
+    References
+    ----------
+    Z. Wang, Q. Ling, T. S. Huang. "Learning Deep l0 Encoders", AAAI 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skunroll.sparse_coding import DeepL0Encoder
+    >>> X = load_digits().data[:300] / 16
+    >>> encoder = DeepL0Encoder(n_components=32, sparsity="M", M=5, max_epochs=3,
+    ...                         random_state=0).fit(X)
+    >>> codes = encoder.transform(X[:4])
+    >>> codes.shape, (codes != 0).sum(axis=1).tolist()
+    ((4, 32), [5, 5, 5, 5])
+    """
+
+    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
+                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 random_state=None, verbose=0):
+        self.n_components = n_components
+        self.sparsity = sparsity
+        self.lam = lam
+        self.M = M
+        self.n_stages = n_stages
+        self.dictionary = dictionary
+        self.step_size = step_size
+        self.sigma = sigma
+        self.sigma_decay = sigma_decay
+        self.dictionary_max_iter = dictionary_max_iter
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def _fit(self, X, y=None):
+        X = self._validate_X(X, reset=not self._is_warm())
+        self._check_sizes(X.shape[1])
+        self._setup_dictionary(X)
+        targets = self._optimal_codes(X)
+        return self._train(as_csr_or_array(X), targets)
+
+    def _optimal_codes(self, X):
+        return optimal_codes(X, self.dictionary_, sparsity=self.sparsity, lam=self.lam,
+                             n_nonzero=self.M, step_size=self.step_size_)
+
+    def _build_module(self, X, generator):
+        return self._encoder_network()
+
+    def _module_from_attributes(self):
+        return self._encoder_from_attributes()
+
+    def _batch_loss(self, module, X_batch, y_batch):
+        return torch.sum((module(X_batch) - y_batch) ** 2, dim=1).mean()
+
+    def _attributes_from_module(self, module):
+        return self._encoder_attributes(module)
+
+    def transform(self, X):
+        """Sparse codes of ``X`` (exact HELU or max-M pooling).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            In the dtype of ``X``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        codes = self._run(self._encoder_from_attributes(), X, self.n_components)
+        return codes.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Reconstruct signals from codes: ``codes @ dictionary_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        codes = check_array(X, dtype=(np.float64, np.float32))
+        if codes.shape[1] != self.n_components:
+            raise ValueError(f"X has {codes.shape[1]} features, but inverse_transform expects "
+                             f"{self.n_components} codes per row.")
+        return codes @ self.dictionary_.astype(codes.dtype)
+
+    def score(self, X, y=None):
+        """Minus the normalised code error (%) against the optimal codes of ``X``.
+
+        The optimal codes are computed with :func:`optimal_codes` for this
+        estimator's dictionary and sparsity settings (the paper's metric).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        predicted = self._run(self._encoder_from_attributes(), X, self.n_components)
+        return -normalized_code_error(self._optimal_codes(X), predicted)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
+    __doc__ = """Deep l0 encoder with a softmax head, trained end to end (task-driven).
+
+    The encoder of :class:`DeepL0Encoder` (initialised the same way from a
+    dictionary learned on ``X`` or given) followed by a linear layer, trained
+    with the cross-entropy loss, as the paper's classification experiments.
+
+    Parameters
+    ----------""" + _SHARED_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    dictionary_ : ndarray of shape (n_components, n_features)
+    step_size_ : float
+    input_weights_ : ndarray of shape (n_components, n_features)
+    recurrent_weights_ : ndarray of shape (n_components, n_components)
+    thresholds_ : ndarray of shape (n_components,) or None
+    coef_ : ndarray of shape (n_classes, n_components)
+        Softmax layer weights.
+    intercept_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    best_loss_ : float or None
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skunroll.sparse_coding import DeepL0Classifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = DeepL0Classifier(n_components=64, max_epochs=5, random_state=0).fit(X / 16, y)
+    >>> clf.predict(X[:3] / 16).shape
+    (3,)
+    """
+
+    _target_dtype = torch.long
+
+    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
+                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 random_state=None, verbose=0):
+        self.n_components = n_components
+        self.sparsity = sparsity
+        self.lam = lam
+        self.M = M
+        self.n_stages = n_stages
+        self.dictionary = dictionary
+        self.step_size = step_size
+        self.sigma = sigma
+        self.sigma_decay = sigma_decay
+        self.dictionary_max_iter = dictionary_max_iter
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X, y):
+        warm = self._is_warm()
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc", "coo"),
+                             dtype=(np.float64, np.float32), reset=not warm)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if warm and not np.array_equal(encoder.classes_, self.classes_):
+            raise ValueError("warm_start=True needs the same classes as the first fit.")
+        self.classes_ = encoder.classes_
+        self._check_sizes(X.shape[1])
+        self._setup_dictionary(X)
+        return self._train(as_csr_or_array(X), encoder.transform(y))
+
+    def fit(self, X, y):
+        """Learn the dictionary (unless given) and train encoder and head end to end.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        return super().fit(X, y)
+
+    def _build_module(self, X, generator):
+        module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))
+        with torch.no_grad():
+            bound = 1.0 / np.sqrt(self.n_components)
+            module.head.weight.uniform_(-bound, bound, generator=generator)
+            module.head.bias.uniform_(-bound, bound, generator=generator)
+        return module
+
+    def _module_from_attributes(self):
+        module = DeepL0ClassifierNetwork(self._encoder_from_attributes(), len(self.classes_))
+        with torch.no_grad():
+            module.head.weight.copy_(torch.from_numpy(self.coef_))
+            module.head.bias.copy_(torch.from_numpy(self.intercept_))
+        return module
+
+    def _batch_loss(self, module, X_batch, y_batch):
+        return torch.nn.functional.cross_entropy(module(X_batch), y_batch)
+
+    def _attributes_from_module(self, module):
+        return {**self._encoder_attributes(module.encoder),
+                "coef_": to_numpy(module.head.weight), "intercept_": to_numpy(module.head.bias)}
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._run(self._module_from_attributes(), X, len(self.classes_))
+
+    def decision_function(self, X):
+        """Class scores (logits); for two classes, the score of the second class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """Softmax class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,99 @@
+"""Deep l0 encoders (Wang, Ling and Huang, AAAI 2016) as torch modules.
+
+K stages share ``W`` (p x n_features), ``S`` (p x p) and, for the
+l0-regularised form, the thresholds ``theta`` (p,)::
+
+    a(1)   = h(x W^T)
+    a(k+1) = h(x W^T + a(k) S^T)
+
+with ``h_theta(u) = theta * HELU(u / theta)`` (l0) or max-M pooling (M-sparse).
+"""
+
+import torch
+from torch import nn
+
+
+def helu(u):
+    """Hard thrEsholding Linear Unit: ``u`` where ``|u| >= 1``, else 0."""
+    return torch.where(u.abs() >= 1, u, torch.zeros_like(u))
+
+
+def helu_sigma(u, sigma):
+    """Continuous, piecewise-linear HELU_sigma of seed eq. (9).
+
+    0 for ``|u| <= 1 - sigma``; ``u`` for ``|u| >= 1``; linear in between
+    (``(u - 1 + sigma) / sigma`` on the positive side, odd symmetric).
+    Tends to :func:`helu` as ``sigma -> 0``.
+    """
+    magnitude = u.abs()
+    ramp = torch.sign(u) * (magnitude - 1 + sigma) / sigma
+    inner = torch.where(magnitude > 1 - sigma, ramp, torch.zeros_like(u))
+    return torch.where(magnitude >= 1, u, inner)
+
+
+def keep_top_m(u, m):
+    """Max-M pooling and unpooling: keep each row's ``m`` largest magnitudes.
+
+    Ties go to the lower index (a stable sort), so the result is
+    deterministic. The gradient flows through the kept positions only.
+    """
+    order = torch.sort(-u.abs(), dim=1, stable=True).indices[:, :m]
+    mask = torch.zeros_like(u).scatter_(1, order, 1.0)
+    return u * mask
+
+
+class DeepL0Network(nn.Module):
+    """Unrolled IHT with shared, learned ``W``, ``S`` and ``theta``.
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n_components, n_features)
+        Initial ``W`` (``mu D`` for a dictionary ``D`` with atoms as rows).
+    recurrent : Tensor of shape (n_components, n_components)
+        Initial ``S`` (``I - mu D D^T``).
+    thresholds : Tensor of shape (n_components,) or None
+        Initial ``theta`` (``sqrt(lam mu)``); None for the M-sparse form.
+    n_stages : int
+        K.
+    n_nonzero : int or None
+        M, for the M-sparse form.
+    """
+
+    def __init__(self, weight, recurrent, thresholds, n_stages, n_nonzero=None):
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+        self.recurrent = nn.Parameter(recurrent.clone())
+        self.thresholds = nn.Parameter(thresholds.clone()) if thresholds is not None else None
+        self.n_stages = n_stages
+        self.n_nonzero = n_nonzero
+        # sigma of HELU_sigma while training; None trains with the exact HELU.
+        self.sigma = None
+
+    def threshold(self, u):
+        if self.thresholds is None:
+            return keep_top_m(u, self.n_nonzero)
+        # theta * HELU(u / theta): two diagonal scalings around a unit threshold.
+        theta = self.thresholds.abs().clamp_min(1e-8)
+        scaled = u / theta
+        if self.training and self.sigma is not None:
+            return theta * helu_sigma(scaled, self.sigma)
+        return theta * helu(scaled)
+
+    def forward(self, x):
+        drive = x @ self.weight.T
+        codes = self.threshold(drive)
+        for _ in range(self.n_stages - 1):
+            codes = self.threshold(drive + codes @ self.recurrent.T)
+        return codes
+
+
+class DeepL0ClassifierNetwork(nn.Module):
+    """A deep l0 encoder followed by a linear softmax head."""
+
+    def __init__(self, encoder, n_classes):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.weight.shape[0], n_classes)
+
+    def forward(self, x):
+        return self.head(self.encoder(x))

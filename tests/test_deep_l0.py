@@ -1,0 +1,193 @@
+"""DeepL0Encoder / DeepL0Classifier, their neurons and the iterative solvers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+
+from skunroll.metrics import normalized_code_error, support_error
+from skunroll.sparse_coding import (
+    DeepL0Classifier,
+    DeepL0Encoder,
+    DeepL0Network,
+    helu,
+    helu_sigma,
+    iht,
+    keep_largest,
+    keep_top_m,
+    m_sparse_iht,
+    optimal_codes,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X = load_digits().data / 16
+    return X - X.mean(axis=0)
+
+
+def test_helu_sigma_is_eq_9_piecewise():
+    sigma = 0.2
+    u = torch.tensor([-2.0, -1.0, -0.9, -0.8, -0.5, 0.0, 0.5, 0.8, 0.85, 0.9, 1.0, 1.5])
+    expected = []
+    for value in u.tolist():
+        if abs(value) >= 1:
+            expected.append(value)
+        elif abs(value) <= 1 - sigma:
+            expected.append(0.0)
+        elif value > 0:
+            expected.append((value - 1 + sigma) / sigma)
+        else:
+            expected.append((value + 1 - sigma) / sigma)
+    np.testing.assert_allclose(helu_sigma(u, sigma).numpy(), expected, atol=1e-6)
+    assert helu_sigma(torch.tensor([0.9]), sigma).item() == pytest.approx(0.5)
+
+
+def test_helu_sigma_tends_to_helu():
+    u = torch.linspace(-3, 3, 10001)
+    gaps = [float((helu_sigma(u, s) - helu(u)).abs().mean()) for s in (0.2, 0.02, 0.002)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-3
+    assert helu(torch.tensor([0.999, 1.0, -1.0, -0.5])).tolist() == [0.0, 1.0, -1.0, 0.0]
+
+
+def test_keep_top_m_keeps_m_with_deterministic_ties_and_masked_gradient():
+    u = torch.tensor([[0.5, -3.0, 0.5, 2.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]], requires_grad=True)
+    out = keep_top_m(u, 3)
+    assert (out != 0).sum(dim=1).tolist() == [3, 3]
+    # ties go to the lower index
+    assert out[0].tolist() == [0.5, -3.0, 0.0, 2.0, 0.0]
+    assert out[1].tolist() == [1.0, 1.0, 1.0, 0.0, 0.0]
+    out.sum().backward()
+    assert u.grad.tolist() == [[1, 1, 0, 1, 0], [1, 1, 1, 0, 0]]
+    np.testing.assert_array_equal(keep_largest(u.detach().numpy(), 3), out.detach().numpy())
+
+
+def test_iht_with_orthonormal_dictionary_is_hard_thresholding():
+    X = np.array([[2.0, 0.1, -3.0, 0.5], [0.2, -0.9, 1.1, 0.0]])
+    np.testing.assert_array_equal(iht(X, np.eye(4), lam=1.0, n_iter=5), np.where(abs(X) >= 1, X, 0))
+
+
+def test_iht_decreases_the_l0_objective(digits):
+    rng = np.random.RandomState(0)
+    D = rng.randn(40, 64)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X, lam = digits[:50], 0.05
+
+    def objective(A):
+        return np.sum((X - A @ D) ** 2) + lam * np.count_nonzero(A)
+
+    values = [objective(iht(X, D, lam=lam, n_iter=k)) for k in (1, 2, 5, 20, 100)]
+    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))
+
+
+def test_optimal_codes_are_fixed_points(digits):
+    rng = np.random.RandomState(0)
+    D = rng.randn(40, 64)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = digits[:30]
+    for sparsity in ("l0", "M"):
+        codes = optimal_codes(X, D, sparsity=sparsity, lam=0.05, n_nonzero=6, tol=1e-10)
+        if sparsity == "l0":
+            again = iht(X, D, lam=0.05, n_iter=1, init=codes)
+        else:
+            again = m_sparse_iht(X, D, n_nonzero=6, n_iter=1, init=codes)
+            assert np.all((codes != 0).sum(axis=1) == 6)
+        np.testing.assert_allclose(again, codes, atol=1e-8)
+
+
+def test_sparse_input_never_densified_by_the_solvers():
+    rng = np.random.RandomState(0)
+    X = sp.random(20, 30, density=0.1, format="csr", random_state=0)
+    D = rng.randn(10, 30)
+    np.testing.assert_allclose(iht(X, D, lam=0.01, n_iter=4), iht(X.toarray(), D, lam=0.01, n_iter=4))
+
+
+@pytest.mark.parametrize("sparsity", ["l0", "M"])
+def test_untrained_network_is_iht(digits, sparsity):
+    rng = np.random.RandomState(0)
+    D = rng.randn(32, 64)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    encoder = DeepL0Encoder(32, sparsity=sparsity, lam=0.05, M=5, n_stages=3, dictionary=D)
+    encoder.dictionary_, encoder.step_size_ = D, 1 / np.linalg.norm(D, 2) ** 2
+    network = encoder._encoder_network().double().eval()
+    X = digits[:20]
+    out = network(torch.from_numpy(X)).detach().numpy()
+    if sparsity == "l0":
+        expected = iht(X, D, lam=0.05, n_iter=3)
+    else:
+        expected = m_sparse_iht(X, D, n_nonzero=5, n_iter=3)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_sigma_is_annealed_tenfold_per_epoch():
+    encoder = DeepL0Encoder(8)
+    network = DeepL0Network(torch.zeros(8, 4), torch.zeros(8, 8), torch.ones(8), n_stages=2)
+    for epoch, expected in [(0, 0.2), (1, 0.02), (3, 0.0002)]:
+        encoder._on_epoch_start(network, epoch)
+        assert network.sigma == pytest.approx(expected)
+
+
+def test_paper_claim_deep_encoder_beats_iht2_and_mlp(digits):
+    """Wang et al. Tables 1-2, small: K=2 encoder vs IHT-2 vs a 3-layer ReLU MLP of width p."""
+    X_train, X_test = digits[:1200], digits[1200:1500]
+    for sparsity in ("l0", "M"):
+        encoder = DeepL0Encoder(64, sparsity=sparsity, lam=0.1, M=8, max_epochs=40,
+                                learning_rate=3e-3, device="cpu", random_state=0).fit(X_train)
+        truth = encoder._optimal_codes(X_test)
+        deep = normalized_code_error(truth, encoder.transform(X_test))
+        kwargs = {"step_size": encoder.step_size_, "n_iter": 2}
+        two_steps = (iht(X_test, encoder.dictionary_, lam=0.1, **kwargs) if sparsity == "l0"
+                     else m_sparse_iht(X_test, encoder.dictionary_, n_nonzero=8, **kwargs))
+        mlp = MLPRegressor(hidden_layer_sizes=(64, 64, 64), max_iter=200, random_state=0)
+        mlp.fit(X_train, encoder._optimal_codes(X_train))
+        baseline = normalized_code_error(truth, mlp.predict(X_test))
+        assert deep < normalized_code_error(truth, two_steps), sparsity
+        assert deep < baseline, (sparsity, deep, baseline)
+        if sparsity == "M":
+            codes = encoder.transform(X_test)
+            assert np.all((codes != 0).sum(axis=1) == 8)
+            assert support_error(truth, codes) < support_error(truth, two_steps)
+
+
+def test_grid_search_over_stages_and_m_and_pipeline(digits):
+    X = digits[:300]
+    search = GridSearchCV(
+        DeepL0Encoder(32, sparsity="M", max_epochs=3, dictionary_max_iter=5, device="cpu",
+                      random_state=0),
+        {"n_stages": [1, 2], "M": [3, 6]}, cv=2,
+    ).fit(X)
+    assert set(search.best_params_) == {"n_stages", "M"}
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    y = load_digits().target[:300]
+    pipe = Pipeline([("codes", DeepL0Encoder(32, max_epochs=3, dictionary_max_iter=5,
+                                             device="cpu", random_state=0)),
+                     ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+    assert pipe.score(X, y) > 0.5
+
+
+def test_classifier_learns_digits(digits):
+    y = load_digits().target
+    clf = DeepL0Classifier(64, max_epochs=15, learning_rate=3e-3, device="cpu",
+                           random_state=0).fit(digits[:1200], y[:1200])
+    assert clf.score(digits[1200:], y[1200:]) > 0.85
+    proba = clf.predict_proba(digits[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.coef_.shape == (10, 64) and clf.classes_.tolist() == list(range(10))
+
+
+def test_given_dictionary_is_used_and_checked(digits):
+    rng = np.random.RandomState(0)
+    D = rng.randn(16, 64)
+    encoder = DeepL0Encoder(16, dictionary=D, max_epochs=1, device="cpu").fit(digits[:100])
+    np.testing.assert_array_equal(encoder.dictionary_, D)
+    with pytest.raises(ValueError, match="expected"):
+        DeepL0Encoder(8, dictionary=D, device="cpu").fit(digits[:100])
+    with pytest.raises(ValueError, match="M=20 must be <= n_components=16"):
+        DeepL0Encoder(16, sparsity="M", M=20, device="cpu").fit(digits[:100])
