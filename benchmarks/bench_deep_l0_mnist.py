@@ -77,8 +77,8 @@ def main(argv=None):
                                     device=args.device, random_state=0)
             encoder.fit(X_train)
             D, mu = encoder.dictionary_, encoder.step_size_
-            truth_train = encoder._optimal_codes(X_train)
-            truth = encoder._optimal_codes(X_test)
+            truth_train = encoder.optimal_codes(X_train)
+            truth = encoder.optimal_codes(X_test)
 
             def iterative(n_iter):
                 if sparsity == "l0":

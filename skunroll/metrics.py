@@ -110,10 +110,11 @@ def normalized_code_error(codes_true, codes_pred):
     -------
     error : float
     """
-    codes_true = check_array(codes_true, dtype=np.float64)
-    codes_pred = check_array(codes_pred, dtype=np.float64)
-    check_consistent_length(codes_true, codes_pred)
-    return float(100.0 * np.sum((codes_pred - codes_true) ** 2) / np.sum(codes_true**2))
+    codes_true, codes_pred = _check_codes(codes_true, codes_pred)
+    total = np.sum(codes_true**2)
+    if total == 0:
+        raise ValueError("codes_true is all zero: the normalised error is undefined.")
+    return float(100.0 * np.sum((codes_pred - codes_true) ** 2) / total)
 
 
 def support_error(codes_true, codes_pred):
@@ -132,7 +133,15 @@ def support_error(codes_true, codes_pred):
     -------
     error : float
     """
+    codes_true, codes_pred = _check_codes(codes_true, codes_pred)
+    return float(np.mean(np.sum((codes_true != 0) != (codes_pred != 0), axis=1)))
+
+
+def _check_codes(codes_true, codes_pred):
     codes_true = check_array(codes_true, dtype=np.float64)
     codes_pred = check_array(codes_pred, dtype=np.float64)
-    check_consistent_length(codes_true, codes_pred)
-    return float(np.mean(np.sum((codes_true != 0) != (codes_pred != 0), axis=1)))
+    if codes_true.shape != codes_pred.shape:
+        raise ValueError(
+            f"codes_true has shape {codes_true.shape} but codes_pred has shape {codes_pred.shape}."
+        )
+    return codes_true, codes_pred

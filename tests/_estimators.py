@@ -28,12 +28,23 @@ def fast_instance(estimator_class, **overrides):
     return estimator_class(**params)
 
 
+# Variants worth their own run through the checks and the battery.
+VARIANTS = {
+    "DeepL0Encoder": [{"sparsity": "M", "M": 1}],
+}
+
+
 def fast_instances():
-    return [fast_instance(cls) for _, cls in all_estimators()]
+    instances = []
+    for name, cls in all_estimators():
+        instances.append(fast_instance(cls))
+        instances.extend(fast_instance(cls, **variant) for variant in VARIANTS.get(name, []))
+    return instances
 
 
 def estimator_id(estimator):
-    return type(estimator).__name__
+    variant = "-M" if getattr(estimator, "sparsity", None) == "M" else ""
+    return type(estimator).__name__ + variant
 
 
 def make_data(n_samples=40, n_features=12, random_state=0):

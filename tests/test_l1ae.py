@@ -130,12 +130,24 @@ def test_options_train(options):
     assert np.all(np.isfinite(decoded))
 
 
-def test_warm_start_with_other_n_components_is_refused():
+@pytest.mark.parametrize("change", [{"n_components": 12}, {"n_steps": 3},
+                                    {"normalization": "none"}])
+def test_warm_start_with_another_network_is_refused(change):
     X = make_block_sparse(200, 100, random_state=0)
     est = L1AEEncoder(n_components=10, max_epochs=1, warm_start=True, device="cpu").fit(X)
     with pytest.raises(ValueError, match="warm_start"):
-        est.set_params(n_components=12).fit(X)
+        est.set_params(**change).fit(X)
     assert est.components_.shape == (10, 100)
+
+
+def test_unrolled_decoder_uses_the_fitted_network_after_set_params():
+    X = make_block_sparse(200, 100, random_state=0)
+    est = L1AEEncoder(n_components=20, max_epochs=2, decoder="unrolled", device="cpu",
+                      random_state=0).fit(X)
+    Y = est.transform(X[:5])
+    before = est.inverse_transform(Y)
+    est.set_params(n_steps=3, nonnegative=False)
+    np.testing.assert_array_equal(est.inverse_transform(Y), before)
 
 
 def test_inverse_transform_checks_width():

@@ -198,20 +198,26 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         X = self._validate_X(X, reset=not warm)
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        if warm and self.components_.shape[0] != self.n_components:
+        if warm and self._structure() != self._fitted_structure:
             raise ValueError(
-                f"warm_start=True needs the fitted n_components={self.components_.shape[0]}; "
-                f"got n_components={self.n_components}. Refit with warm_start=False."
+                f"warm_start=True needs the network of the first fit ({self._fitted_structure}); "
+                f"got {self._structure()}. Refit with warm_start=False."
             )
         return self._train(as_csr_or_array(X))
 
-    def _network(self, weight):
+    def _structure(self):
+        """The parameters that shape the network; fixed at the first fit."""
+        return {"n_components": self.n_components, "n_steps": self.n_steps,
+                "step_size": self.step_size, "normalization": self.normalization,
+                "nonnegative": self.nonnegative}
+
+    def _network(self, weight, structure):
         return L1AENetwork(
             weight,
-            n_steps=self.n_steps,
-            step_size=self.step_size,
-            normalization=self.normalization,
-            nonnegative=self.nonnegative,
+            n_steps=structure["n_steps"],
+            step_size=structure["step_size"],
+            normalization=structure["normalization"],
+            nonnegative=structure["nonnegative"],
         )
 
     def _build_module(self, X, generator):
@@ -220,19 +226,15 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         # Normal truncated at +-2 std, std 1/sqrt(d), as tf.truncated_normal.
         std = 1.0 / np.sqrt(n_features)
         torch.nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std, generator=generator)
-        return self._network(weight)
+        return self._network(weight, self._structure())
 
     def _module_from_attributes(self):
-        module = self._network(torch.from_numpy(self.components_.T.copy()))
+        # Built from what was fitted, not from parameters changed since.
+        module = self._network(torch.from_numpy(self.components_.T.copy()),
+                               self._fitted_structure)
         state = {name: torch.from_numpy(value) for name, value in self.decoder_state_.items()}
         state["weight"] = torch.from_numpy(self.components_.T.copy())
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(
-                "The fitted decoder does not match the current n_steps / step_size / "
-                f"normalization parameters; refit the estimator. ({exc})"
-            ) from None
+        module.load_state_dict(state)
         return module
 
     def _batch_loss(self, module, X_batch, y_batch):
@@ -241,6 +243,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     def _attributes_from_module(self, module):
         state = module.state_dict()
         return {
+            "_fitted_structure": self._structure(),
             "components_": to_numpy(state.pop("weight")).T.copy(),
             "step_sizes_": to_numpy(module.step_sizes()),
             "decoder_state_": {name: value.detach().cpu().numpy().copy()

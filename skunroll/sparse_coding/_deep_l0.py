@@ -87,6 +87,18 @@ class _DeepL0Base(BaseTorchEstimator):
         if self.sparsity == "M" and self.M > self.n_components:
             raise ValueError(f"M={self.M} must be <= n_components={self.n_components}.")
 
+    def _structure(self):
+        """The parameters that shape the network; fixed at the first fit."""
+        return {"n_components": self.n_components, "sparsity": self.sparsity,
+                "M": self.M if self.sparsity == "M" else None, "n_stages": self.n_stages}
+
+    def _check_warm_structure(self):
+        if self._is_warm() and self._structure() != self._fitted_structure:
+            raise ValueError(
+                f"warm_start=True needs the network of the first fit ({self._fitted_structure}); "
+                f"got {self._structure()}. Refit with warm_start=False."
+            )
+
     def _setup_dictionary(self, X):
         """Set ``dictionary_`` and ``step_size_`` (kept on warm starts)."""
         if self._is_warm():
@@ -118,25 +130,31 @@ class _DeepL0Base(BaseTorchEstimator):
         )
 
     def _encoder_from_attributes(self):
-        encoder = DeepL0Network(
+        # Built from what was fitted, not from parameters changed since.
+        structure = self._fitted_structure
+        return DeepL0Network(
             torch.from_numpy(self.input_weights_), torch.from_numpy(self.recurrent_weights_),
             None if self.thresholds_ is None else torch.from_numpy(self.thresholds_),
-            n_stages=self.n_stages, n_nonzero=self.M if self.sparsity == "M" else None,
+            n_stages=structure["n_stages"], n_nonzero=structure["M"],
         )
-        return encoder
 
-    @staticmethod
-    def _encoder_attributes(encoder):
+    def _encoder_attributes(self, encoder):
         return {
+            "_fitted_structure": self._structure(),
             "input_weights_": to_numpy(encoder.weight),
             "recurrent_weights_": to_numpy(encoder.recurrent),
             "thresholds_": None if encoder.thresholds is None
             else to_numpy(encoder.thresholds.abs()),
         }
 
+    #: Below this sigma HELU_sigma equals HELU in float32 (1 - sigma rounds to 1).
+    _SIGMA_FLOOR = 1e-6
+
     def _on_epoch_start(self, module, epoch):
+        # The schedule runs on the global epoch, so a warm start continues it.
         encoder = getattr(module, "encoder", module)
-        encoder.sigma = self.sigma / self.sigma_decay**epoch
+        sigma = self.sigma / self.sigma_decay**epoch
+        encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
     def _run(self, module, X, out_width):
         """Forward ``module`` in eval mode over ``X`` in batches; numpy float64 out."""
@@ -153,18 +171,21 @@ class _DeepL0Base(BaseTorchEstimator):
 
 
 def _learn_dictionary(X, n_components, max_iter, random_state):
-    """MiniBatchDictionaryLearning; sparse input goes in densified chunks of rows."""
+    """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
+
+    One path for dense and sparse input (a sparse chunk is densified on its
+    own), so both learn the same dictionary.
+    """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
-                                          max_iter=max_iter, random_state=seed)
-    if not sp.issparse(X):
-        return learner.fit(X).components_.astype(np.float64)
-    X = sp.csr_matrix(X)
+                                          random_state=seed)
+    X = as_csr_or_array(X)
     rng = np.random.RandomState(seed)
     for _ in range(max_iter):
         order = rng.permutation(X.shape[0])
         for start in range(0, X.shape[0], 256):
-            learner.partial_fit(X[np.sort(order[start : start + 256])].toarray())
+            chunk = X[np.sort(order[start : start + 256])]
+            learner.partial_fit(chunk.toarray() if sp.issparse(chunk) else chunk)
     return learner.components_.astype(np.float64)
 
 
@@ -259,11 +280,12 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self.input_weights_.shape[0]
 
     def _fit(self, X, y=None):
         X = self._validate_X(X, reset=not self._is_warm())
         self._check_sizes(X.shape[1])
+        self._check_warm_structure()
         self._setup_dictionary(X)
         targets = self._optimal_codes(X)
         return self._train(as_csr_or_array(X), targets)
@@ -271,6 +293,24 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
     def _optimal_codes(self, X):
         return optimal_codes(X, self.dictionary_, sparsity=self.sparsity, lam=self.lam,
                              n_nonzero=self.M, step_size=self.step_size_)
+
+    def optimal_codes(self, X):
+        """The codes the encoder was trained to predict, for new data ``X``.
+
+        :func:`~skunroll.sparse_coding.optimal_codes` with this estimator's
+        dictionary, step size and sparsity settings: the ground truth of the
+        paper's prediction-error tables.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        return self._optimal_codes(self._validate_X(X, reset=False))
 
     def _build_module(self, X, generator):
         return self._encoder_network()
@@ -298,7 +338,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        codes = self._run(self._encoder_from_attributes(), X, self.n_components)
+        codes = self._run(self._encoder_from_attributes(), X, self.input_weights_.shape[0])
         return codes.astype(X.dtype, copy=False)
 
     def inverse_transform(self, X):
@@ -314,9 +354,10 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """
         check_is_fitted(self)
         codes = check_array(X, dtype=(np.float64, np.float32))
-        if codes.shape[1] != self.n_components:
+        n_components = self.dictionary_.shape[0]
+        if codes.shape[1] != n_components:
             raise ValueError(f"X has {codes.shape[1]} features, but inverse_transform expects "
-                             f"{self.n_components} codes per row.")
+                             f"{n_components} codes per row.")
         return codes @ self.dictionary_.astype(codes.dtype)
 
     def score(self, X, y=None):
@@ -324,6 +365,9 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
 
         The optimal codes are computed with :func:`optimal_codes` for this
         estimator's dictionary and sparsity settings (the paper's metric).
+        Scores of estimators with different ``M`` or ``lam`` compare against
+        different targets; to choose those, score a downstream task instead
+        (a Pipeline with a classifier, say).
 
         Parameters
         ----------
@@ -337,7 +381,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        predicted = self._run(self._encoder_from_attributes(), X, self.n_components)
+        predicted = self._run(self._encoder_from_attributes(), X, self.input_weights_.shape[0])
         return -normalized_code_error(self._optimal_codes(X), predicted)
 
     def __sklearn_tags__(self):
@@ -426,6 +470,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
             raise ValueError("warm_start=True needs the same classes as the first fit.")
         self.classes_ = encoder.classes_
         self._check_sizes(X.shape[1])
+        self._check_warm_structure()
         self._setup_dictionary(X)
         return self._train(as_csr_or_array(X), encoder.transform(y))
 

@@ -61,6 +61,8 @@ class DeepL0Network(nn.Module):
 
     def __init__(self, weight, recurrent, thresholds, n_stages, n_nonzero=None):
         super().__init__()
+        if thresholds is None and n_nonzero is None:
+            raise ValueError("Give thresholds (l0 encoder) or n_nonzero (M-sparse encoder).")
         self.weight = nn.Parameter(weight.clone())
         self.recurrent = nn.Parameter(recurrent.clone())
         self.thresholds = nn.Parameter(thresholds.clone()) if thresholds is not None else None
