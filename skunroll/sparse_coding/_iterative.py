@@ -8,9 +8,14 @@ densified.
 With step size ``mu`` and ``||D||_2^2 <= 1 / mu``, IHT minimises
 ``||x - D^T a||^2 + lam ||a||_0`` (Blumensath and Davies, 2008) with threshold
 ``sqrt(lam * mu)``; for ``mu = 1`` this is eq. (6)-(8) of Wang et al. (2016).
+Note the objective has no 1/2 (the one whose IHT threshold is ``sqrt(lam)``,
+as eq. 7); the paper's eq. (1), written with a 1/2, would have ``lam / 2``.
 """
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
 
@@ -36,13 +41,19 @@ def keep_largest(U, n_nonzero):
     return out
 
 
-def _iterate(B, S, threshold, n_iter, init, tol):
+def _iterate(B, S, threshold, n_iter, init, tol, name=None):
+    """Run ``A <- threshold(B + A S)``; warn (when ``name`` is given) if ``tol`` is not met."""
     A = np.zeros_like(B) if init is None else np.array(init, dtype=np.float64)
+    change = np.inf
     for _ in range(n_iter):
         A_next = threshold(B + A @ S)
-        if tol is not None and np.max(np.abs(A_next - A), initial=0.0) <= tol:
-            return A_next
+        change = np.max(np.abs(A_next - A), initial=0.0)
         A = A_next
+        if tol is not None and change <= tol:
+            return A
+    if name is not None and tol is not None:
+        warnings.warn(f"{name} did not converge in {n_iter} iterations: the last step still "
+                      f"moved a code by {change:.2e} > tol={tol}.", ConvergenceWarning)
     return A
 
 
@@ -163,11 +174,19 @@ def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alp
     Returns
     -------
     codes : ndarray of shape (n_samples, n_components)
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the l0 phase still moves a code by more than ``tol`` after
+        ``max_iter`` iterations.
     """
     alpha = np.sqrt(lam) / 2 if l1_alpha is None else l1_alpha
     start = ista(X, dictionary, alpha=alpha, n_iter=max_iter, step_size=step_size, tol=tol)
+    B, S, step = _linear_parts(X, dictionary, step_size)
     if sparsity == "l0":
-        return iht(X, dictionary, lam=lam, n_iter=max_iter, init=start, step_size=step_size,
-                   tol=tol)
-    return m_sparse_iht(X, dictionary, n_nonzero=n_nonzero, n_iter=max_iter,
-                        init=keep_largest(start, n_nonzero), step_size=step_size, tol=tol)
+        theta = np.sqrt(lam * step)
+        return _iterate(B, S, lambda U: np.where(np.abs(U) >= theta, U, 0.0), max_iter, start,
+                        tol, name="IHT (optimal_codes)")
+    return _iterate(B, S, lambda U: keep_largest(U, n_nonzero), max_iter,
+                    keep_largest(start, n_nonzero), tol, name="M-sparse IHT (optimal_codes)")
