@@ -173,22 +173,14 @@ def test_too_few_samples_for_validation():
         ScalarEstimator(early_stopping=True).fit(np.ones((1, 2)))
 
 
-def test_sparse_data_is_only_densified_one_batch_at_a_time(monkeypatch):
-    densified = []
-    original = sp.csr_matrix.toarray
-
-    def spy(self, *args, **kwargs):
-        densified.append(self.shape[0])
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
+def test_sparse_data_is_only_densified_one_batch_at_a_time(densified_rows):
     X = make_block_sparse(3000, 200, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         L1AEEncoder(n_components=10, max_epochs=2, batch_size=64, device="cpu",
                     random_state=0).fit(X)
-    assert densified, "the sparse path was not used"
-    assert max(densified) <= 1024 < X.shape[0]
+    assert densified_rows, "the sparse path was not used"
+    assert max(densified_rows) <= 1024 < X.shape[0]
 
 
 def test_batch_source_rows_match_input():

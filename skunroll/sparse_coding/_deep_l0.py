@@ -65,6 +65,35 @@ _SHARED_DOC = """
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
+    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
+                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 random_state=None, verbose=0):
+        self.n_components = n_components
+        self.sparsity = sparsity
+        self.lam = lam
+        self.M = M
+        self.n_stages = n_stages
+        self.dictionary = dictionary
+        self.step_size = step_size
+        self.sigma = sigma
+        self.sigma_decay = sigma_decay
+        self.dictionary_max_iter = dictionary_max_iter
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -249,34 +278,6 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
     ((4, 32), [5, 5, 5, 5])
     """
 
-    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
-                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
-                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
-                 random_state=None, verbose=0):
-        self.n_components = n_components
-        self.sparsity = sparsity
-        self.lam = lam
-        self.M = M
-        self.n_stages = n_stages
-        self.dictionary = dictionary
-        self.step_size = step_size
-        self.sigma = sigma
-        self.sigma_decay = sigma_decay
-        self.dictionary_max_iter = dictionary_max_iter
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     @property
     def _n_features_out(self):
@@ -431,34 +432,6 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
 
     _target_dtype = torch.long
 
-    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
-                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
-                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
-                 random_state=None, verbose=0):
-        self.n_components = n_components
-        self.sparsity = sparsity
-        self.lam = lam
-        self.M = M
-        self.n_stages = n_stages
-        self.dictionary = dictionary
-        self.step_size = step_size
-        self.sigma = sigma
-        self.sigma_decay = sigma_decay
-        self.dictionary_max_iter = dictionary_max_iter
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     def _fit(self, X, y):
         warm = self._is_warm()
