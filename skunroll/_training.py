@@ -79,6 +79,14 @@ class BaseTorchEstimator(BaseEstimator):
     def _after_step(self, module):
         """Called after each optimiser step, under ``torch.no_grad``."""
 
+    def _structure(self):
+        """Parameters that shape the module; a warm start must keep them.
+
+        Stored as ``_fitted_structure`` after training, so the module is
+        rebuilt from what was fitted even if ``set_params`` changed them since.
+        """
+        return {}
+
     # ------------------------------------------------------------- contract
     @atomic_fit
     def fit(self, X, y=None):
@@ -99,6 +107,11 @@ class BaseTorchEstimator(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if self._is_warm() and self._structure() != self._fitted_structure:
+            raise ValueError(
+                f"warm_start=True needs the network of the first fit ({self._fitted_structure}); "
+                f"got {self._structure()}. Refit with warm_start=False."
+            )
         self._fit(X, y)
         return self
 
@@ -243,6 +256,7 @@ class BaseTorchEstimator(BaseEstimator):
                 )
         for name, value in attributes.items():
             setattr(self, name, value)
+        self._fitted_structure = self._structure()
         self.loss_curve_ = loss_curve
         self.validation_scores_ = val_scores if val_source is not None else None
         # The score of the weights kept (restored), not just the best epoch seen.

@@ -198,15 +198,9 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         X = self._validate_X(X, reset=not warm)
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        if warm and self._structure() != self._fitted_structure:
-            raise ValueError(
-                f"warm_start=True needs the network of the first fit ({self._fitted_structure}); "
-                f"got {self._structure()}. Refit with warm_start=False."
-            )
         return self._train(as_csr_or_array(X))
 
     def _structure(self):
-        """The parameters that shape the network; fixed at the first fit."""
         return {"n_components": self.n_components, "n_steps": self.n_steps,
                 "step_size": self.step_size, "normalization": self.normalization,
                 "nonnegative": self.nonnegative}
@@ -243,7 +237,6 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     def _attributes_from_module(self, module):
         state = module.state_dict()
         return {
-            "_fitted_structure": self._structure(),
             "components_": to_numpy(state.pop("weight")).T.copy(),
             "step_sizes_": to_numpy(module.step_sizes()),
             "decoder_state_": {name: value.detach().cpu().numpy().copy()

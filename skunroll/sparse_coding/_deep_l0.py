@@ -117,16 +117,8 @@ class _DeepL0Base(BaseTorchEstimator):
             raise ValueError(f"M={self.M} must be <= n_components={self.n_components}.")
 
     def _structure(self):
-        """The parameters that shape the network; fixed at the first fit."""
         return {"n_components": self.n_components, "sparsity": self.sparsity,
                 "M": self.M if self.sparsity == "M" else None, "n_stages": self.n_stages}
-
-    def _check_warm_structure(self):
-        if self._is_warm() and self._structure() != self._fitted_structure:
-            raise ValueError(
-                f"warm_start=True needs the network of the first fit ({self._fitted_structure}); "
-                f"got {self._structure()}. Refit with warm_start=False."
-            )
 
     def _setup_dictionary(self, X):
         """Set ``dictionary_`` and ``step_size_`` (kept on warm starts)."""
@@ -169,7 +161,6 @@ class _DeepL0Base(BaseTorchEstimator):
 
     def _encoder_attributes(self, encoder):
         return {
-            "_fitted_structure": self._structure(),
             "input_weights_": to_numpy(encoder.weight),
             "recurrent_weights_": to_numpy(encoder.recurrent),
             "thresholds_": None if encoder.thresholds is None
@@ -286,7 +277,6 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
     def _fit(self, X, y=None):
         X = self._validate_X(X, reset=not self._is_warm())
         self._check_sizes(X.shape[1])
-        self._check_warm_structure()
         self._setup_dictionary(X)
         targets = self._optimal_codes(X)
         return self._train(as_csr_or_array(X), targets)
@@ -443,7 +433,6 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
             raise ValueError("warm_start=True needs the same classes as the first fit.")
         self.classes_ = encoder.classes_
         self._check_sizes(X.shape[1])
-        self._check_warm_structure()
         self._setup_dictionary(X)
         return self._train(as_csr_or_array(X), encoder.transform(y))
 
