@@ -8,12 +8,15 @@ scikit-learn compatible estimators trained with PyTorch:
 - :class:`~skunroll.sparse_coding.DeepL0Encoder` and
   :class:`~skunroll.sparse_coding.DeepL0Classifier`: unrolled iterative hard
   thresholding (Deep l0 encoders).
+- :class:`~skunroll.sketching.LearnedSketchLowRank`: a learned CountSketch for
+  Sarlos-Clarkson-Woodruff low-rank approximation.
 """
 
 __version__ = "0.1.0.dev0"
 
 from .sensing import GaussianMeasurement, L1AEEncoder
+from .sketching import LearnedSketchLowRank
 from .sparse_coding import DeepL0Classifier, DeepL0Encoder
 
 __all__ = ["DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
-           "__version__"]
+           "LearnedSketchLowRank", "__version__"]

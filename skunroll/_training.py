@@ -265,9 +265,17 @@ class BaseTorchEstimator(BaseEstimator):
         self.n_iter_ = epoch_offset + n_epochs
         return self
 
+    #: Hand sparse batches to ``_batch_loss`` as torch sparse COO tensors
+    #: instead of densifying them.
+    _sparse_batches = False
+
+    def _evaluation_batch_size(self):
+        """Rows per batch when computing the validation loss (no gradients kept)."""
+        return max(self.batch_size, 1024)
+
     def _sources(self, X, y, device):
         targets = BatchSource(y, device, self._target_dtype) if y is not None else None
-        return BatchSource(X, device), targets
+        return BatchSource(X, device, sparse_batches=self._sparse_batches), targets
 
     def _evaluate_loss(self, module, sources):
         """Mean per-sample loss of ``module`` over all rows of ``sources``."""
@@ -275,7 +283,7 @@ class BaseTorchEstimator(BaseEstimator):
         x_source = sources[0]
         total = torch.zeros((), device=x_source.device)
         with torch.no_grad():
-            for n_rows, X_batch, y_batch in _paired_batches(sources, max(self.batch_size, 1024)):
+            for n_rows, X_batch, y_batch in _paired_batches(sources, self._evaluation_batch_size()):
                 total += self._batch_loss(module, X_batch, y_batch) * n_rows
         return float(total) / x_source.n_samples
 

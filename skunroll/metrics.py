@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length
 
-__all__ = ["exact_recovery_fraction", "normalized_code_error", "recovery_rmse", "squared_errors",
+__all__ = ["exact_recovery_fraction", "excess_low_rank_error", "normalized_code_error", "recovery_rmse", "squared_errors",
            "support_error"]
 
 #: The paper's exact-recovery threshold on ||x_hat - x||_2.
@@ -145,3 +145,48 @@ def _check_codes(codes_true, codes_pred):
             f"codes_true has shape {codes_true.shape} but codes_pred has shape {codes_pred.shape}."
         )
     return codes_true, codes_pred
+
+
+def excess_low_rank_error(A, approximation, n_components):
+    """How much worse than optimal a rank-k approximation is.
+
+    ``||A - approximation||_F - ||A - [A]_k||_F``, with ``[A]_k`` the best
+    rank-k approximation (truncated SVD), in float64: the per-matrix term of
+    the error Indyk, Vakilian and Yuan (2019) report for learned sketches.
+
+    Parameters
+    ----------
+    A : {array-like, sparse matrix} of shape (n, d)
+        The matrix.
+    approximation : array-like of shape (n, d), or LowRankFactors
+        Its approximation; ``(U, s, Vt)`` factors as returned by
+        :meth:`~skunroll.sketching.LearnedSketchLowRank.transform` are accepted.
+    n_components : int
+        The rank k.
+
+    Returns
+    -------
+    error : float
+        Nonnegative for any approximation of rank at most k.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunroll.metrics import excess_low_rank_error
+    >>> A = np.diag([3.0, 2.0, 1.0])
+    >>> round(excess_low_rank_error(A, np.diag([3.0, 0.0, 0.0]), 1), 6)
+    0.0
+    >>> round(excess_low_rank_error(A, np.diag([0.0, 2.0, 0.0]), 1), 6)
+    0.92621
+    """
+    from .sketching._scw import optimal_error
+
+    if isinstance(approximation, tuple) and len(approximation) == 3:
+        U, s, Vt = approximation
+        approximation = (np.asarray(U) * np.asarray(s)) @ np.asarray(Vt)
+    dense = A.toarray() if sp.issparse(A) else np.asarray(A)
+    dense = np.asarray(dense, dtype=np.float64)
+    approximation = np.asarray(approximation, dtype=np.float64)
+    if approximation.shape != dense.shape:
+        raise ValueError(f"A has shape {dense.shape} but the approximation has shape {approximation.shape}.")
+    return float(np.linalg.norm(dense - approximation) - optimal_error(dense, n_components))

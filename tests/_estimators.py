@@ -17,6 +17,11 @@ FAST_PARAMS = {
 # check_classifiers_train wants > 83% accuracy on blobs).
 OVERRIDES = {
     "DeepL0Classifier": {"n_components": 8, "max_epochs": 30, "learning_rate": 0.01},
+    # Samples are matrices. scikit-learn's checks pass 2-D data with any number
+    # of features p, read here as p x 1 matrices: the only flattened form that
+    # fits every p. (Rank-1 matrices are approximated exactly; what the sketch
+    # learns is tested in test_learned_sketch.py.)
+    "LearnedSketchLowRank": {"n_components": 1, "sketch_size": 2, "matrix_shape": (-1, 1)},
 }
 
 
@@ -31,6 +36,8 @@ def fast_instance(estimator_class, **overrides):
 # Variants worth their own run through the checks and the battery.
 VARIANTS = {
     "DeepL0Encoder": [{"sparsity": "M", "M": 1}],
+    # The untrained (gaussian) and the two-block (mixed-separate) code paths.
+    "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"}],
 }
 
 
@@ -44,6 +51,8 @@ def fast_instances():
 
 def estimator_id(estimator):
     variant = "-M" if getattr(estimator, "sparsity", None) == "M" else ""
+    if getattr(estimator, "sketch", "learned") != "learned":
+        variant += "-" + estimator.sketch
     return type(estimator).__name__ + variant
 
 

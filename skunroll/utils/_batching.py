@@ -22,10 +22,14 @@ class BatchSource:
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features) or (n_samples,)
     device : torch.device
     dtype : torch.dtype
+    sparse_batches : bool, default=False
+        Give batches of sparse input as torch sparse COO tensors (the
+        nonzeros only) instead of densifying them.
     """
 
-    def __init__(self, X, device, dtype=torch.float32):
+    def __init__(self, X, device, dtype=torch.float32, sparse_batches=False):
         self.device = device
+        self.sparse_batches = sparse_batches
         self.dtype = dtype
         self.n_samples = X.shape[0]
         np_dtype = torch.empty((), dtype=dtype).numpy().dtype
@@ -37,11 +41,20 @@ class BatchSource:
             self._dense = torch.as_tensor(np.ascontiguousarray(X, dtype=np_dtype), device=device)
 
     def batch(self, indices):
-        """Rows ``indices`` as a dense tensor."""
+        """Rows ``indices`` as a dense tensor (or sparse COO, see ``sparse_batches``)."""
         if self._csr is None:
             index = torch.as_tensor(indices, device=self.device)
             return self._dense.index_select(0, index)
-        rows = self._csr[indices].toarray()
+        rows = self._csr[indices]
+        if self.sparse_batches:
+            rows.sum_duplicates()  # canonical: sorted, no duplicates, hence coalesced
+            coo = rows.tocoo()
+            index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+            values = torch.from_numpy(coo.data)
+            return torch.sparse_coo_tensor(
+                index, values, rows.shape, is_coalesced=True, check_invariants=False
+            ).to(self.device, non_blocking=True)
+        rows = rows.toarray()
         return torch.from_numpy(rows).to(self.device, non_blocking=True)
 
     def iter_batches(self, batch_size, order=None):

@@ -1,0 +1,96 @@
+"""Initial CountSketch positions and values.
+
+``random_countsketch``: the classical sketch (a random hash and random signs).
+``inner_product_countsketch``: the "inner product" initialisation of Li et al.
+(ICLR 2023, Algorithm 3), which chooses positions from the training data:
+on the average training matrix, sample ``m`` bucket heads by ridge leverage
+scores, send every row to the head of largest absolute cosine similarity,
+then set each bucket's values to the top left singular vector of its rows.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.extmath import randomized_svd
+
+
+def random_countsketch(n, block_rows, rng):
+    """Positions (n_blocks, n) and +-1 values for blocks of ``block_rows`` rows each."""
+    positions, values = [], []
+    offset = 0
+    for rows in block_rows:
+        positions.append(offset + rng.randint(rows, size=n))
+        values.append(rng.choice([-1.0, 1.0], size=n))
+        offset += rows
+    return np.array(positions, dtype=np.int64), np.array(values, dtype=np.float32)
+
+
+def _thin_svd(A, rank_cap, rng):
+    if sp.issparse(A) or min(A.shape) > rank_cap:
+        rank = min(rank_cap, min(A.shape) - 1)
+        return randomized_svd(A, rank, random_state=rng)
+    return np.linalg.svd(A, full_matrices=False)
+
+
+def ridge_leverage_scores(A, n_components, rng, rank_cap=500):
+    """Ridge leverage scores of the rows of ``A`` with lambda = ||A - [A]_k||_F^2 / k.
+
+    ``tau_i = a_i (A^T A + lambda I)^+ a_i^T = sum_j s_j^2 / (s_j^2 + lambda) U_ij^2``
+    (Cohen, Musco, Musco 2017), from a thin SVD: exact when min(n, d) <=
+    ``rank_cap``, else from the top ``rank_cap`` singular triplets (the tail's
+    terms are small since its s_j^2 are below lambda on average).
+    """
+    U, s, _ = _thin_svd(A, rank_cap, rng)
+    total = float(A.multiply(A).sum()) if sp.issparse(A) else float(np.sum(A * A))
+    tail = max(total - float(np.sum(s[:n_components] ** 2)), 0.0)
+    ridge = tail / n_components
+    weights = s**2 / (s**2 + ridge) if ridge > 0 else (s > 0).astype(float)
+    return np.asarray((U**2) @ weights).ravel()
+
+
+def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
+    """One CountSketch block of ``n_rows`` rows placed by the inner-product rule.
+
+    Parameters
+    ----------
+    A : ndarray or sparse matrix of shape (n, d)
+        The average training matrix.
+    n_rows : int
+        Number of buckets (rows of this block).
+    n_components : int
+        Target rank k (sets the ridge lambda).
+    rng : numpy RandomState
+    offset : int
+        First row of this block in the full sketch.
+
+    Returns
+    -------
+    positions : ndarray of shape (n,), int64
+    values : ndarray of shape (n,), float32
+    """
+    n = A.shape[0]
+    A = sp.csr_matrix(A) if sp.issparse(A) else np.asarray(A, dtype=np.float64)
+    row_norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel() if sp.issparse(A) else np.sum(A * A, axis=1))
+    scores = ridge_leverage_scores(A, n_components, rng)
+    scores = np.where(row_norms > 0, np.maximum(scores, 0), 0)
+    n_heads = min(n_rows, int(np.count_nonzero(scores)))
+    # Rows no head can attract (zero rows) keep a random bucket and sign.
+    positions = rng.randint(n_rows, size=n)
+    values = rng.choice([-1.0, 1.0], size=n)
+    if n_heads:
+        heads = rng.choice(n, size=n_heads, replace=False, p=scores / scores.sum())
+        nonzero = row_norms > 0
+        unit = A[nonzero].multiply(1 / row_norms[nonzero][:, None]) if sp.issparse(A) else A[nonzero] / row_norms[nonzero, None]
+        head_unit = unit[np.searchsorted(np.flatnonzero(nonzero), heads)]
+        cosines = unit @ head_unit.T
+        cosines = cosines.toarray() if sp.issparse(cosines) else np.asarray(cosines)
+        positions[nonzero] = np.argmax(np.abs(cosines), axis=1)
+        for bucket in range(n_heads):
+            members = np.flatnonzero(nonzero & (positions == bucket))
+            if members.size == 0:
+                continue
+            rows = A[members]
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            left = np.linalg.svd(rows, full_matrices=False)[0][:, 0]
+            # The sign is arbitrary for S A's row space; fix it for determinism.
+            values[members] = left if left.sum() >= 0 else -left
+    return (offset + positions).astype(np.int64), values.astype(np.float32)

@@ -1,0 +1,449 @@
+"""LearnedSketchLowRank: a CountSketch learned for SCW low-rank approximation."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._training import BaseTorchEstimator, to_numpy
+from ._init import inner_product_countsketch, random_countsketch
+from ._input import matrix_at, validate_matrices
+from ._modules import CountSketch, SparseMatrices
+from ._scw import countsketch_matrix, optimal_error, scw_error, scw_factors, top_singular_value
+
+_SKETCHES = {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}
+
+
+class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator):
+    """Low-rank approximation of recurring matrices with a learned CountSketch.
+
+    A sample is a whole matrix ``A`` (n x d). The Sarlos-Clarkson-Woodruff
+    (SCW) algorithm approximates it at rank k from a sketch ``S A`` with
+    ``S`` of shape m x n: with ``V`` an orthonormal basis of the row space of
+    ``S A``, the output is ``[A V]_k V^T``. ``S`` is a CountSketch (each column
+    has one nonzero, at a random hash position, starting at +-1), applied as a
+    sparse operation in O(nnz(A)). Training learns the nonzero values by SGD
+    on ``||A - [A V]_k V^T||_F`` over a collection of training matrices,
+    differentiating through the SCW algorithm (Indyk, Vakilian, Yuan,
+    NeurIPS 2019). The learned ``S`` then approximates new matrices of the
+    same kind more accurately than a random sketch of the same size.
+
+    Input: a 3-D array (n_matrices, n, d), a list of 2-D arrays or
+    scipy.sparse matrices of one shape (n, d), or a 2-D array / sparse matrix
+    of row-major flattened matrices (n_matrices, n * d) with
+    ``matrix_shape=(n, d)``. Sparse matrices stay sparse in training: a batch
+    is passed to torch as its nonzeros, never densified.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Target rank k.
+    sketch_size : int, default=20
+        Number of rows m of the sketch ``S``; at least ``n_components``.
+    sketch : {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}, default="learned"
+        ``"learned"``: a CountSketch whose values are trained.
+        ``"random"``: the classical CountSketch (no training).
+        ``"gaussian"``: a dense Gaussian m x n sketch (no training).
+        ``"mixed-joint"``: the first ``sketch_size // 2`` rows are a learned
+        CountSketch trained together with a fixed random CountSketch in the
+        remaining rows (the paper's Mixed (J)).
+        ``"mixed-separate"``: the learned half is trained alone, then a random
+        CountSketch half is appended (Mixed (S)). Mixed sketches keep the
+        random half's worst-case guarantee.
+    init : {"random", "inner-product"}, default="random"
+        Initial positions and values of the learned rows. ``"random"``: a
+        random hash with +-1 values (the paper). ``"inner-product"``: positions
+        chosen from the data (Li et al., ICLR 2023): on the average training
+        matrix, ``m`` bucket heads are drawn by ridge leverage scores
+        (lambda = ``||A - [A]_k||_F^2 / k``), every row goes to the head with
+        the largest absolute cosine similarity, and each bucket's values are
+        the top left singular vector of its rows; the values are then trained
+        as usual (set ``max_epochs=1`` and a tiny ``learning_rate`` to use the
+        initialisation alone). Ignored for ``"random"`` and ``"gaussian"``.
+    matrix_shape : tuple of int (n, d) or None, default=None
+        How to read 2-D input: each row is a row-major flattened n x d matrix.
+        One entry may be -1 (inferred). Not needed for 3-D or list input.
+    spectral_norm : float or None, default=10.0
+        Every matrix is rescaled to this top singular value for training and
+        in :meth:`score` (as the paper, so no matrix dominates the loss).
+        ``None`` uses the matrices as given. :meth:`transform` and
+        :meth:`approximate` approximate the matrices as given (SCW commutes
+        with scaling).
+    n_jobs : int, default=None
+        Joblib workers for :meth:`transform`, :meth:`score` and the spectral
+        norms computed in :meth:`fit` (one matrix per task).
+    optimizer : {"sgd", "adam"}, default="sgd"
+        Torch optimiser (the paper: plain SGD).
+    learning_rate : float, default=10.0
+        Optimiser learning rate (for matrices at ``spectral_norm=10``).
+    batch_size : int, default=1
+        Matrices per step (the paper: one).
+    max_epochs : int, default=50
+        Maximum number of passes over the training matrices.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the matrices, stop when their mean
+        SCW error has not improved by ``tol`` for ``n_iter_no_change`` epochs,
+        and restore the best sketch.
+    validation_fraction : float, default=0.2
+        Share of the training matrices held out for early stopping.
+    n_iter_no_change : int, default=5
+        Patience, in epochs.
+    tol : float, default=0.0
+        Minimum decrease of the watched loss that counts as an improvement.
+    warm_start : bool, default=False
+        Continue training the fitted sketch on the next ``fit``.
+    device : str or torch.device, default="auto"
+        Torch device for training; ``"auto"`` is CUDA when available.
+        Approximation after ``fit`` runs in numpy/scipy on CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the hash, the signs, the validation split and the order of the
+        matrices. With a fixed seed, results on CPU are identical run to run.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+
+    Attributes
+    ----------
+    sketch_ : scipy.sparse.csr_matrix of shape (sketch_size, n), or ndarray for ``"gaussian"``
+        The sketch S.
+    positions_ : ndarray of shape (n_blocks, n) or None
+        Row of ``S`` that each input row is sent to, per CountSketch block
+        (one block, two for mixed sketches: learned then random). None for
+        ``"gaussian"``.
+    values_ : ndarray of shape (n_blocks, n) or None
+        The matching nonzero values of ``S``.
+    matrix_shape_ : tuple (n, d)
+        Shape of the matrices seen in ``fit``.
+    n_features_in_ : int
+        ``n * d``, the length of a flattened matrix.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the flattened entries, when fitted on a DataFrame.
+    loss_curve_ : list of float
+        Mean training SCW error ``||A - SCW(S, A)||_F`` after each epoch
+        (empty for sketches that are not trained).
+    validation_scores_ : list of float or None
+        Minus the mean validation SCW error after each epoch.
+    best_validation_score_ : float or None
+        Minus the validation SCW error of the sketch kept.
+    best_loss_ : float or None
+        Lowest training loss (without early stopping).
+    n_iter_ : int
+        Number of epochs run (0 for ``"random"`` and ``"gaussian"``).
+
+    See Also
+    --------
+    sklearn.utils.extmath.randomized_svd : Randomized SVD with a Gaussian sketch.
+    sklearn.decomposition.TruncatedSVD : Rank-k approximation of one data matrix.
+
+    Notes
+    -----
+    ``transform`` returns rank-k approximations in the form of its input:
+    for a 3-D array or a list, a list of :class:`LowRankFactors` ``(U, s, Vt)``
+    named tuples, one per matrix, with ``(U * s) @ Vt`` the approximation; for
+    flattened 2-D input, a 2-D array of the flattened approximations (so the
+    estimator works as a denoising step in a :class:`~sklearn.pipeline.Pipeline`).
+
+    Training differentiates through the SCW algorithm with autograd. The row
+    space of ``S A`` is obtained by a QR factorisation of a well-conditioned
+    spanning set (numerical rank found without gradient), and only
+    eigenvalues of ``(A V)^T A V`` are differentiated, so coinciding or zero
+    singular values (empty buckets, rank-deficient ``S A``) give finite
+    gradients.
+
+    References
+    ----------
+    P. Indyk, A. Vakilian, Y. Yuan. "Learning-Based Low-Rank Approximations",
+    NeurIPS 2019.
+
+    Y. Li, H. Lin, S. Liu, A. Vakilian, D. P. Woodruff. "Learning the
+    Positions in CountSketch", ICLR 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunroll.sketching import LearnedSketchLowRank
+    >>> rng = np.random.RandomState(0)
+    >>> basis = rng.normal(size=(5, 30))
+    >>> matrices = rng.normal(size=(40, 60, 5)) @ basis + 0.1 * rng.normal(size=(40, 60, 30))
+    >>> sketch = LearnedSketchLowRank(n_components=5, sketch_size=10, max_epochs=2,
+    ...                               random_state=0).fit(matrices)
+    >>> U, s, Vt = sketch.transform(matrices[:1])[0]
+    >>> U.shape, s.shape, Vt.shape
+    ((60, 5), (5,), (5, 30))
+    >>> sketch.approximate(matrices[0]).shape
+    (60, 30)
+    """
+
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "sketch_size": [Interval(Integral, 1, None, closed="left")],
+        "sketch": [StrOptions(_SKETCHES)],
+        "init": [StrOptions({"random", "inner-product"})],
+        "matrix_shape": [tuple, None],
+        "spectral_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        sketch_size=20,
+        sketch="learned",
+        init="random",
+        matrix_shape=None,
+        spectral_norm=10.0,
+        n_jobs=None,
+        optimizer="sgd",
+        learning_rate=10.0,
+        batch_size=1,
+        max_epochs=50,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=5,
+        tol=0.0,
+        warm_start=False,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.sketch_size = sketch_size
+        self.sketch = sketch
+        self.init = init
+        self.matrix_shape = matrix_shape
+        self.spectral_norm = spectral_norm
+        self.n_jobs = n_jobs
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # The shared loop hands sparse batches over as torch COO tensors.
+    _sparse_batches = True
+
+    def _evaluation_batch_size(self):
+        # A sample is a whole matrix: validate a few at a time.
+        return max(self.batch_size, 8)
+
+    # ------------------------------------------------------------- training
+    def _fit(self, X, y=None):
+        warm = self._is_warm()
+        flat, shape, _ = validate_matrices(self, X, self.matrix_shape, reset=not warm)
+        n, d = shape
+        if self.n_components > min(n, d):
+            raise ValueError(
+                f"n_components={self.n_components} must be <= min(n, d)={min(n, d)} for "
+                f"matrices of shape {shape}."
+            )
+        if self.sketch_size < self.n_components:
+            raise ValueError(
+                f"sketch_size={self.sketch_size} must be >= n_components={self.n_components}: "
+                "SCW cannot return rank k from fewer than k sketched rows."
+            )
+        if self.sketch.startswith("mixed") and self.sketch_size < 2:
+            raise ValueError(f"sketch={self.sketch!r} needs sketch_size >= 2 (a learned and a random half).")
+        self.matrix_shape_ = shape
+
+        if self.sketch in ("random", "gaussian"):
+            self._draw_fixed_sketch(n)
+            return self
+        scales = self._scales(flat, shape)
+        return self._train(flat, scales[:, None])
+
+    def _draw_fixed_sketch(self, n):
+        rng = check_random_state(self.random_state)
+        if self.sketch == "gaussian":
+            self.sketch_ = rng.normal(size=(self.sketch_size, n)) / np.sqrt(self.sketch_size)
+            self.positions_ = self.values_ = None
+        else:
+            self.positions_, self.values_ = random_countsketch(n, [self.sketch_size], rng)
+            self.sketch_ = countsketch_matrix(self.positions_, self.values_, self.sketch_size)
+        self._fitted_structure = self._structure()
+        self.loss_curve_ = []
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.best_loss_ = None
+        self.n_iter_ = 0
+
+    def _scales(self, flat, shape):
+        """Factor that brings each matrix to top singular value ``spectral_norm``."""
+        if self.spectral_norm is None:
+            return np.ones(flat.shape[0])
+        norms = np.array(
+            Parallel(n_jobs=self.n_jobs)(
+                delayed(top_singular_value)(matrix_at(flat, i, shape)) for i in range(flat.shape[0])
+            )
+        )
+        return np.where(norms > 0, self.spectral_norm / np.where(norms > 0, norms, 1), 1.0)
+
+    def _block_rows(self):
+        if self.sketch.startswith("mixed"):
+            learned = self.sketch_size // 2
+            return [learned, self.sketch_size - learned]
+        return [self.sketch_size]
+
+    def _structure(self):
+        return {
+            "n_components": self.n_components,
+            "sketch_size": self.sketch_size,
+            "sketch": self.sketch,
+            "matrix_shape": self.matrix_shape_,
+        }
+
+    def _network(self, positions, values, structure):
+        # mixed-separate trains its learned half alone: the random half is
+        # kept in the module but not applied until training is over.
+        n_active = 1 if structure["sketch"] == "mixed-separate" else positions.shape[0]
+        return CountSketch(
+            torch.as_tensor(positions),
+            torch.as_tensor(values, dtype=torch.float32),
+            n_rows=structure["sketch_size"],
+            n_learned=1,
+            n_active=n_active,
+        )
+
+    def _build_module(self, X, generator):
+        rng = np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        block_rows = self._block_rows()
+        positions, values = random_countsketch(self.matrix_shape_[0], block_rows, rng)
+        if self.init == "inner-product":
+            average = self._average_matrix(X)
+            positions[0], values[0] = inner_product_countsketch(
+                average, block_rows[0], self.n_components, rng
+            )
+        return self._network(positions, values, self._structure())
+
+    def _average_matrix(self, flat):
+        """Mean of the (rescaled) training matrices."""
+        scales = self._scales(flat, self.matrix_shape_)
+        if sp.issparse(flat):
+            mean = sp.csr_matrix(scales[None, :] / flat.shape[0]) @ flat
+            return sp.csr_matrix(mean.reshape(self.matrix_shape_))
+        return (scales @ flat / flat.shape[0]).reshape(self.matrix_shape_)
+
+    def _module_from_attributes(self):
+        return self._network(self.positions_, self.values_, self._fitted_structure)
+
+    def _batch_loss(self, module, X_batch, y_batch):
+        n, d = self.matrix_shape_
+        scales = y_batch[:, 0]
+        if X_batch.is_sparse:
+            index = X_batch.indices()
+            matrices = SparseMatrices(
+                index[0], index[1] // d, index[1] % d,
+                X_batch.values() * scales[index[0]], (X_batch.shape[0], n, d),
+            )
+        else:
+            matrices = X_batch.view(-1, n, d) * scales[:, None, None]
+        return module(matrices, self.n_components).mean()
+
+    def _attributes_from_module(self, module):
+        positions = module.positions.cpu().numpy().copy()
+        values = to_numpy(module.values())
+        return {
+            "positions_": positions,
+            "values_": values,
+            "sketch_": countsketch_matrix(positions, values, self.sketch_size),
+        }
+
+    # ------------------------------------------------------------ inference
+    def _matrices(self, X):
+        check_is_fitted(self)
+        flat, shape, collection = validate_matrices(self, X, self.matrix_shape, reset=False)
+        return flat, shape, collection
+
+    def _factors(self, flat, shape):
+        return Parallel(n_jobs=self.n_jobs)(
+            delayed(scw_factors)(matrix_at(flat, i, shape), self.sketch_, self.n_components)
+            for i in range(flat.shape[0])
+        )
+
+    def transform(self, X):
+        """Rank-k approximation of each matrix by SCW with the fitted sketch.
+
+        Parameters
+        ----------
+        X : 3-D array, list of matrices, or flattened 2-D array
+            Matrices of the fitted shape (n, d).
+
+        Returns
+        -------
+        approximations : list of LowRankFactors, or ndarray of shape (n_matrices, n * d)
+            For a 3-D array or list: one ``LowRankFactors(U, s, Vt)`` per
+            matrix (``U`` n x k, ``s`` (k,), ``Vt`` k x d), approximation
+            ``(U * s) @ Vt``. For flattened 2-D input: the flattened
+            approximations, in the input's float dtype.
+        """
+        flat, shape, collection = self._matrices(X)
+        factors = self._factors(flat, shape)
+        if collection:
+            return factors
+        out = np.empty((flat.shape[0], shape[0] * shape[1]), dtype=flat.dtype)
+        for row, (U, s, Vt) in enumerate(factors):
+            out[row] = ((U * s) @ Vt).ravel()
+        return out
+
+    def approximate(self, A):
+        """The dense rank-k approximation of one matrix.
+
+        Parameters
+        ----------
+        A : {array-like, sparse matrix} of shape (n, d)
+
+        Returns
+        -------
+        approximation : ndarray of shape (n, d)
+        """
+        if not (sp.issparse(A) or np.ndim(A) == 2):
+            raise ValueError(f"approximate takes one 2-D matrix; got an array with {np.ndim(A)} dimension(s).")
+        U, s, Vt = self.transform([A])[0]
+        return (U * s) @ Vt
+
+    def score(self, X, y=None):
+        """Minus the mean excess error over the optimal rank-k approximation.
+
+        ``-(mean ||A - SCW(S, A)||_F - mean ||A - [A]_k||_F)`` over the
+        matrices, each rescaled to ``spectral_norm`` first (the paper's Err,
+        in float64). Higher is better; 0 is optimal.
+
+        Parameters
+        ----------
+        X : 3-D array, list of matrices, or flattened 2-D array
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        flat, shape, _ = self._matrices(X)
+        scales = self._scales(flat, shape)
+
+        def excess(i):
+            A = matrix_at(flat, i, shape)
+            return scw_error(A, self.sketch_, self.n_components) - optimal_error(A, self.n_components)
+
+        errors = Parallel(n_jobs=self.n_jobs)(delayed(excess)(i) for i in range(flat.shape[0]))
+        return -float(np.mean(np.asarray(errors) * scales))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,313 @@
+"""LearnedSketchLowRank: the SCW math, the input forms, and the paper's claim (small)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.model_selection import GridSearchCV
+
+from skunroll.metrics import excess_low_rank_error
+from skunroll.sketching import CountSketch, LearnedSketchLowRank, LowRankFactors, scw_factors
+from skunroll.sketching._init import inner_product_countsketch
+from skunroll.sketching._modules import SparseMatrices, scw_error
+from skunroll.sketching._scw import countsketch_matrix, optimal_error
+from skunroll.sketching._scw import scw_error as scw_error_numpy
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _scene(n_matrices=60, n=60, d=40, rank=4, signal_rows=12, noise=0.3, random_state=0):
+    """Frames of one scene: a shared low-rank signal on a few rows, noise on every row.
+
+    A random CountSketch adds ~n/m noise-only rows into each bucket; a learned
+    one can weight the rows that carry the signal.
+    """
+    rng = np.random.RandomState(random_state)
+    rows = rng.choice(n, signal_rows, replace=False)
+    left = np.zeros((n, rank))
+    left[rows] = rng.normal(size=(signal_rows, rank))
+    right = rng.normal(size=(rank, d))
+    matrices = []
+    for _ in range(n_matrices):
+        weights = 1 + 0.3 * rng.normal(size=(rank, rank))
+        matrices.append(left @ weights @ right + noise * rng.normal(size=(n, d)))
+    return np.array(matrices)
+
+
+def _sparse_batch(matrices):
+    batch, row, col = np.nonzero(matrices)
+    return SparseMatrices(*(torch.as_tensor(v) for v in (batch, row, col)),
+                          torch.as_tensor(matrices[batch, row, col]), matrices.shape)
+
+
+# ----------------------------------------------------------------- the math
+def test_countsketch_dense_and_sparse_application_agree_with_the_matrix():
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(3, 30, 7)) * (rng.uniform(size=(3, 30, 7)) < 0.3)
+    positions = np.stack([rng.randint(4, size=30), 4 + rng.randint(5, size=30)])
+    values = rng.normal(size=(2, 30))
+    module = CountSketch(torch.as_tensor(positions), torch.as_tensor(values), n_rows=9, n_learned=1)
+    S = countsketch_matrix(positions, values, 9)
+    assert S.nnz == 60 and np.all(np.diff(S.tocsc().indptr) == 2)  # one nonzero per block and column
+    expected = np.stack([S @ a for a in A])
+    dense = module.apply(torch.as_tensor(A)).detach().numpy()
+    sparse = module.apply(_sparse_batch(A)).detach().numpy()
+    np.testing.assert_allclose(dense, expected, atol=1e-12)
+    np.testing.assert_allclose(sparse, expected, atol=1e-12)
+
+
+def test_a_full_identity_sketch_gives_the_optimal_rank_k_approximation():
+    rng = np.random.RandomState(1)
+    A = rng.normal(size=(12, 20))
+    S = countsketch_matrix(np.arange(12)[None], rng.choice([-1.0, 1.0], size=(1, 12)), 12)
+    U, s, Vt = scw_factors(A, S, 3)
+    left, singular, right = np.linalg.svd(A)
+    np.testing.assert_allclose((U * s) @ Vt, (left[:, :3] * singular[:3]) @ right[:3], atol=1e-10)
+    assert abs(scw_error_numpy(A, S, 3) - optimal_error(A, 3)) < 1e-10
+    torch_error = scw_error(torch.as_tensor(A)[None], torch.as_tensor(S.toarray() @ A)[None], 3)
+    assert abs(float(torch_error) - optimal_error(A, 3)) < 1e-10
+    # A larger sketch (m > n: some buckets empty) cannot do better than optimal, and here is optimal.
+    estimator = LearnedSketchLowRank(3, sketch_size=40, sketch="random", random_state=0).fit([A])
+    assert excess_low_rank_error(A, estimator.transform([A])[0], 3) >= -1e-10
+
+
+def test_scw_factors_are_orthonormal_and_padded_when_rank_is_low():
+    rng = np.random.RandomState(2)
+    A = rng.normal(size=(15, 2)) @ rng.normal(size=(2, 10))  # rank 2 < k
+    S = countsketch_matrix(rng.randint(6, size=(1, 15)), np.ones((1, 15)), 6)
+    U, s, Vt = scw_factors(A, S, 4)
+    assert U.shape == (15, 4) and s.shape == (4,) and Vt.shape == (4, 10)
+    np.testing.assert_allclose(s[2:], 0)
+    np.testing.assert_allclose(U[:, :2].T @ U[:, :2], np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(Vt[:2] @ Vt[:2].T, np.eye(2), atol=1e-10)
+    np.testing.assert_allclose((U * s) @ Vt, A, atol=1e-10)  # rank 2: recovered exactly
+
+
+def test_torch_and_numpy_scw_errors_agree_for_sparse_and_dense():
+    A = _scene(n_matrices=3)
+    rng = np.random.RandomState(3)
+    positions, values = rng.randint(8, size=(1, 60)), rng.choice([-1.0, 1.0], size=(1, 60))
+    module = CountSketch(torch.as_tensor(positions), torch.as_tensor(values), 8, 1)
+    S = countsketch_matrix(positions, values, 8)
+    expected = [scw_error_numpy(a, S, 3) for a in A]
+    np.testing.assert_allclose(module(torch.as_tensor(A), 3).detach().numpy(), expected, rtol=1e-9)
+    np.testing.assert_allclose(module(_sparse_batch(A), 3).detach().numpy(), expected, rtol=1e-9)
+
+
+def test_gradient_matches_finite_differences():
+    A = torch.as_tensor(_scene(n_matrices=2, n=20, d=15, signal_rows=6))
+    rng = np.random.RandomState(4)
+    module = CountSketch(torch.as_tensor(rng.randint(6, size=(1, 20))),
+                         torch.as_tensor(rng.normal(size=(1, 20))), 6, 1)
+    loss = module(A, 2).sum()
+    loss.backward()
+    gradient = module.learned_values.grad.clone()
+    step = 1e-6
+    for index in range(0, 20, 3):
+        with torch.no_grad():
+            module.learned_values[0, index] += step
+            up = module(A, 2).sum()
+            module.learned_values[0, index] -= 2 * step
+            down = module(A, 2).sum()
+            module.learned_values[0, index] += step
+        assert float((up - down) / (2 * step)) == pytest.approx(float(gradient[0, index]), rel=1e-4, abs=1e-7)
+
+
+def test_gradients_are_finite_for_rank_deficient_sketches_and_tied_singular_values():
+    # m > n leaves buckets empty (zero rows of S A), A has a zero row, and its
+    # singular values all coincide (a scaled partial identity).
+    A = torch.zeros(1, 6, 6, dtype=torch.float64)
+    A[0, :5, :5] = 2 * torch.eye(5)
+    positions = torch.tensor([[0, 1, 2, 3, 3, 9]])
+    module = CountSketch(positions, torch.ones(1, 6, dtype=torch.float64), n_rows=10, n_learned=1)
+    sketched = module.apply(A)[0]
+    assert torch.linalg.matrix_rank(sketched) < 10  # the degenerate case is really there
+    loss = module(A, 2).sum()
+    loss.backward()
+    assert torch.isfinite(loss) and torch.all(torch.isfinite(module.learned_values.grad))
+    # The exactly representable case (error 0) has a zero, not a NaN, gradient.
+    exact = CountSketch(torch.arange(6)[None], torch.ones(1, 6, dtype=torch.float64), 6, 1)
+    exact(A, 5).sum().backward()
+    assert torch.all(torch.isfinite(exact.learned_values.grad))
+
+
+def test_inner_product_init_puts_each_cluster_of_rows_in_one_bucket():
+    rng = np.random.RandomState(5)
+    directions = np.linalg.qr(rng.normal(size=(20, 3)))[0].T  # 3 orthonormal directions
+    cluster = rng.randint(3, size=40)
+    A = directions[cluster] * rng.uniform(0.5, 2, size=(40, 1))
+    positions, values = inner_product_countsketch(A, 6, 3, np.random.RandomState(0))
+    for bucket in np.unique(positions):
+        assert len(np.unique(cluster[positions == bucket])) == 1
+    S = countsketch_matrix(positions[None], values[None], 6)
+    # rank 3 data: the sketch keeps all of it (up to float64 cancellation in ||A||^2 - energy)
+    assert scw_error_numpy(A, S, 3) < 1e-6 * np.linalg.norm(A)
+
+
+# ---------------------------------------------------------------- the contract
+@pytest.fixture(scope="module")
+def scene():
+    return _scene()
+
+
+def _fast(**params):
+    defaults = dict(n_components=4, sketch_size=8, max_epochs=3, device="cpu", random_state=0)
+    return LearnedSketchLowRank(**{**defaults, **params})
+
+
+def test_all_input_forms_give_the_same_fit_and_approximations(scene):
+    train, test = scene[:20], scene[50:52]
+    forms = {
+        "3-D": (train, test),
+        "list": (list(train), list(test)),
+        "sparse list": ([sp.csr_matrix(a) for a in train], [sp.csr_matrix(a) for a in test]),
+    }
+    reference = _fast().fit(train)
+    for name, (fit_input, test_input) in forms.items():
+        estimator = _fast().fit(fit_input)
+        # float32 SGD: the sparse path sums in another order, so a little drift.
+        tolerance = 1e-3 if "sparse" in name else 1e-6
+        np.testing.assert_allclose(estimator.values_, reference.values_, atol=tolerance, err_msg=name)
+        factors = estimator.transform(test_input)
+        assert isinstance(factors, list) and isinstance(factors[0], LowRankFactors)
+        np.testing.assert_allclose(
+            factors[0].s, reference.transform(test)[0].s, rtol=tolerance, err_msg=name
+        )
+    flat = _fast(matrix_shape=(60, 40)).fit(train.reshape(20, -1))
+    np.testing.assert_allclose(flat.values_, reference.values_, rtol=1e-5)
+    out = flat.transform(test.reshape(2, -1))
+    assert out.shape == (2, 2400)
+    np.testing.assert_allclose(out[0].reshape(60, 40), reference.approximate(test[0]), atol=1e-8)
+    assert flat.matrix_shape_ == (60, 40) and flat.n_features_in_ == 2400
+    inferred = _fast(matrix_shape=(-1, 40)).fit(train.reshape(20, -1))
+    assert inferred.matrix_shape_ == (60, 40)
+
+
+def test_sparse_training_never_densifies_a_matrix(scene, densified_rows):
+    matrices = [sp.csr_matrix(a * (np.abs(a) > 1)) for a in scene[:20]]
+    _fast().fit(matrices)
+    # Only the m x d sketches S A are made dense, never a 60-row matrix.
+    assert not densified_rows or max(densified_rows) <= 8
+
+
+@pytest.mark.parametrize(
+    "bad_input, message",
+    [
+        (lambda s: [s[0], s[1][:, :30]], "Matrix 1 has shape"),
+        (lambda s: [s[0], s[1].ravel()], "must be 2-D"),
+        (lambda s: s[:5].reshape(5, -1), "needs matrix_shape"),
+        (lambda s: [], "sample"),
+    ],
+)
+def test_malformed_collections_are_rejected_clearly(scene, bad_input, message):
+    with pytest.raises(ValueError, match=message):
+        _fast().fit(bad_input(scene))
+
+
+def test_shape_checks_at_fit_and_transform(scene):
+    with pytest.raises(ValueError, match="cannot be read as a matrix"):
+        _fast(matrix_shape=(7, -1)).fit(scene[:5].reshape(5, -1))
+    with pytest.raises(ValueError, match="matrix_shape=\\(40, 60\\)"):
+        _fast(matrix_shape=(40, 60)).fit(scene[:5])
+    with pytest.raises(ValueError, match="n_components=50 must be <= min"):
+        _fast(n_components=50, sketch_size=60).fit(scene[:5])
+    with pytest.raises(ValueError, match="sketch_size=3 must be >= n_components=4"):
+        _fast(sketch_size=3).fit(scene[:5])
+    fitted = _fast().fit(scene[:5])
+    with pytest.raises(ValueError, match="fitted on matrices of shape \\(60, 40\\)"):
+        fitted.transform(scene[:2].transpose(0, 2, 1).reshape(2, 40, 60))
+    with pytest.raises(ValueError, match="one 2-D matrix"):
+        fitted.approximate(scene[:2])
+
+
+def test_score_is_minus_the_mean_excess_error_at_the_spectral_norm(scene):
+    estimator = _fast(sketch="random").fit(scene[:10])
+    test = scene[50:55]
+    excess = []
+    for A in test:
+        scale = 10.0 / np.linalg.norm(A, 2)
+        excess.append(excess_low_rank_error(scale * A, scale * estimator.approximate(A), 4))
+    assert estimator.score(test) == pytest.approx(-np.mean(excess), rel=1e-8)
+    assert estimator.score(test) < 0
+    raw = _fast(sketch="random", spectral_norm=None).fit(scene[:10])
+    direct = [excess_low_rank_error(A, raw.approximate(A), 4) for A in test]
+    assert raw.score(test) == pytest.approx(-np.mean(direct), rel=1e-8)
+
+
+def test_sketch_kinds_have_the_documented_structure(scene):
+    for kind in ["learned", "random", "mixed-joint", "mixed-separate"]:
+        estimator = _fast(sketch=kind, sketch_size=9).fit(scene[:10])
+        assert sp.issparse(estimator.sketch_) and estimator.sketch_.shape == (9, 60)
+        n_blocks = 2 if kind.startswith("mixed") else 1
+        assert estimator.positions_.shape == estimator.values_.shape == (n_blocks, 60)
+        assert estimator.sketch_.nnz == 60 * n_blocks
+        assert (estimator.n_iter_ > 0) == (kind != "random")
+    gaussian = _fast(sketch="gaussian").fit(scene[:10])
+    assert isinstance(gaussian.sketch_, np.ndarray) and gaussian.positions_ is None
+    # Mixed sketches: the random half stays exactly as drawn (+-1) in rows 4..8.
+    mixed = _fast(sketch="mixed-joint", sketch_size=9, max_epochs=2).fit(scene[:10])
+    assert set(np.abs(mixed.values_[1])) == {1.0}
+    assert mixed.positions_[0].max() < 4 <= mixed.positions_[1].min()
+
+
+def test_the_learned_sketch_beats_a_random_one_on_a_family_of_matrices(scene):
+    """The paper's claim, small: same m, far lower test excess error."""
+    train, test = scene[:45], scene[45:]
+    random_errors = [_fast(sketch="random", random_state=seed).fit(train).score(test)
+                     for seed in range(3)]
+    learned = _fast(max_epochs=15).fit(train)
+    # scores are minus the excess error
+    assert -learned.score(test) < 0.5 * -max(random_errors)
+    assert learned.loss_curve_[-1] < learned.loss_curve_[0]
+
+
+@pytest.mark.parametrize("kind", ["mixed-joint", "mixed-separate"])
+def test_mixed_sketches_are_never_worse_than_their_random_half(scene, kind):
+    train, test = scene[:45], scene[45:]
+    mixed = _fast(sketch=kind, max_epochs=10).fit(train)
+    random_half = countsketch_matrix(mixed.positions_[1:] - 4, mixed.values_[1:], 4)
+    for A in test:
+        half = scw_error_numpy(A, random_half, 4)
+        assert scw_error_numpy(A, mixed.sketch_, 4) <= half + 1e-9
+    # ... and the learned half makes them clearly better on this family.
+    random_alone = _fast(sketch="random", sketch_size=4).fit(train)
+    random_alone.sketch_ = random_half
+    assert mixed.score(test) > random_alone.score(test)
+
+
+def test_inner_product_init_starts_better_than_a_random_hash(scene):
+    train, test = scene[:45], scene[45:]
+    start = dict(max_epochs=1, learning_rate=1e-12, early_stopping=False)
+    random_init = _fast(**start).fit(train)
+    inner = _fast(init="inner-product", **start).fit(train)
+    assert inner.score(test) > random_init.score(test)
+
+
+def test_grid_search_over_rank_and_sketch_size_on_a_list_of_matrices(scene):
+    search = GridSearchCV(
+        _fast(sketch="random"),
+        {"n_components": [2, 4], "sketch_size": [8, 16]},
+        cv=3,
+    ).fit(list(scene[:30]))
+    assert len(search.cv_results_["params"]) == 4
+    # A larger sketch is at least as good for the same rank on this family.
+    scores = {tuple(p.values()): s for p, s in zip(search.cv_results_["params"],
+                                                     search.cv_results_["mean_test_score"])}
+    assert scores[(4, 16)] > scores[(4, 8)]
+
+
+def test_warm_start_continues_training(scene):
+    estimator = _fast(warm_start=True, early_stopping=False).fit(scene[:20])
+    first = estimator.values_.copy()
+    estimator.fit(scene[:20])
+    assert estimator.n_iter_ == 6 and len(estimator.loss_curve_) == 6
+    assert not np.array_equal(first, estimator.values_)
+    estimator.set_params(sketch_size=10)
+    with pytest.raises(ValueError, match="warm_start"):
+        estimator.fit(scene[:20])
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_matches_the_cpu_sketch_kind(scene):
+    estimator = _fast(device="cuda").fit(scene[:20])
+    assert isinstance(estimator.values_, np.ndarray) and estimator.score(scene[50:]) < 0
