@@ -4,7 +4,8 @@
 estimators (optimiser, batching, early stopping, device, seeding) and the loop
 that trains a torch module with them. A subclass supplies four things:
 
-- ``_build_module(X, generator)``: a fresh module for training data ``X``;
+- ``_build_module(X, generator, y=None)``: a fresh module for the training
+  data ``X`` (and targets ``y``, if any);
 - ``_module_from_attributes()``: the module rebuilt from fitted attributes
   (used by ``warm_start``);
 - ``_batch_loss(module, X_batch, y_batch)``: the mean loss of one dense batch
@@ -61,7 +62,7 @@ class BaseTorchEstimator(BaseEstimator):
     }
 
     # ------------------------------------------------------------------ hooks
-    def _build_module(self, X, generator):  # pragma: no cover - abstract
+    def _build_module(self, X, generator, y=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _module_from_attributes(self):  # pragma: no cover - abstract
@@ -158,7 +159,7 @@ class BaseTorchEstimator(BaseEstimator):
         if warm:
             module = self._module_from_attributes()
         else:
-            module = self._build_module(X_train, generator)
+            module = self._build_module(X_train, generator, y=y_train)
         module = module.to(device)
         optimizer = _OPTIMIZERS[self.optimizer](module.parameters(), lr=self.learning_rate)
 

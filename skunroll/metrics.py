@@ -153,21 +153,26 @@ def excess_low_rank_error(A, approximation, n_components):
     ``||A - approximation||_F - ||A - [A]_k||_F``, with ``[A]_k`` the best
     rank-k approximation (truncated SVD), in float64: the per-matrix term of
     the error Indyk, Vakilian and Yuan (2019) report for learned sketches.
+    With the approximation given as factors, a sparse ``A`` is never
+    densified and no n x d matrix is formed.
 
     Parameters
     ----------
     A : {array-like, sparse matrix} of shape (n, d)
         The matrix.
-    approximation : array-like of shape (n, d), or LowRankFactors
-        Its approximation; ``(U, s, Vt)`` factors as returned by
-        :meth:`~skunroll.sketching.LearnedSketchLowRank.transform` are accepted.
+    approximation : array-like of shape (n, d), or factors (U, s, Vt)
+        Its approximation, dense, or as factors with ``(U * s) @ Vt`` the
+        approximation (``U`` n x r, ``s`` (r,), ``Vt`` r x d): the
+        :class:`~skunroll.sketching.LowRankFactors` that
+        :meth:`~skunroll.sketching.LearnedSketchLowRank.transform` returns, or
+        the output of :func:`~sklearn.utils.extmath.randomized_svd`.
     n_components : int
-        The rank k.
+        The rank k, at least 1.
 
     Returns
     -------
     error : float
-        Nonnegative for any approximation of rank at most k.
+        Nonnegative (up to rounding) for any approximation of rank at most k.
 
     Examples
     --------
@@ -179,14 +184,39 @@ def excess_low_rank_error(A, approximation, n_components):
     >>> round(excess_low_rank_error(A, np.diag([0.0, 2.0, 0.0]), 1), 6)
     0.92621
     """
-    from .sketching._scw import optimal_error
+    from .sketching._scw import optimal_error, squared_frobenius
 
-    if isinstance(approximation, tuple) and len(approximation) == 3:
-        U, s, Vt = approximation
-        approximation = (np.asarray(U) * np.asarray(s)) @ np.asarray(Vt)
-    dense = A.toarray() if sp.issparse(A) else np.asarray(A)
-    dense = np.asarray(dense, dtype=np.float64)
-    approximation = np.asarray(approximation, dtype=np.float64)
-    if approximation.shape != dense.shape:
-        raise ValueError(f"A has shape {dense.shape} but the approximation has shape {approximation.shape}.")
-    return float(np.linalg.norm(dense - approximation) - optimal_error(dense, n_components))
+    if sp.issparse(A):
+        A = sp.csr_matrix(A, dtype=np.float64)
+    else:
+        A = check_array(A, dtype=np.float64)
+    if not isinstance(n_components, (int, np.integer)) or not 1 <= n_components:
+        raise ValueError(f"n_components must be a positive int; got {n_components!r}.")
+    n, d = A.shape
+    if _is_factors(approximation, A.shape):
+        U, s, Vt = (np.asarray(part, dtype=np.float64) for part in approximation)
+        left = U * s  # n x r
+        # ||A - L Vt||^2 = ||A||^2 - 2 <A, L Vt> + ||L Vt||^2, all through r x r or r x d products.
+        cross = float(np.sum((left.T @ A) * Vt)) if not sp.issparse(A) else float(
+            np.sum(np.asarray((A.T @ left)).T * Vt))
+        own = float(np.sum((left.T @ left) * (Vt @ Vt.T)))
+        squared = max(squared_frobenius(A) - 2 * cross + own, 0.0)
+        error = np.sqrt(squared)
+    else:
+        approximation = np.asarray(approximation, dtype=np.float64)
+        if approximation.shape != (n, d):
+            raise ValueError(
+                f"A has shape {(n, d)} but the approximation has shape {approximation.shape}."
+            )
+        residual = A - approximation if not sp.issparse(A) else A.toarray() - approximation
+        error = np.linalg.norm(residual)
+    return float(error - optimal_error(A, n_components))
+
+
+def _is_factors(approximation, shape):
+    """True for a (U, s, Vt) triple whose shapes fit an n x d matrix."""
+    if not isinstance(approximation, tuple) or len(approximation) != 3:
+        return False
+    U, s, Vt = (np.asarray(part) for part in approximation)
+    return (U.ndim == 2 and s.ndim == 1 and Vt.ndim == 2 and U.shape[0] == shape[0]
+            and Vt.shape[1] == shape[1] and U.shape[1] == s.shape[0] == Vt.shape[0])

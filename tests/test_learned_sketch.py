@@ -6,6 +6,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.model_selection import GridSearchCV
 
+from skunroll.datasets import make_low_rank_family
 from skunroll.metrics import excess_low_rank_error
 from skunroll.sketching import CountSketch, LearnedSketchLowRank, LowRankFactors, scw_factors
 from skunroll.sketching._init import inner_product_countsketch
@@ -16,22 +17,9 @@ from skunroll.sketching._scw import scw_error as scw_error_numpy
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _scene(n_matrices=60, n=60, d=40, rank=4, signal_rows=12, noise=0.3, random_state=0):
-    """Frames of one scene: a shared low-rank signal on a few rows, noise on every row.
-
-    A random CountSketch adds ~n/m noise-only rows into each bucket; a learned
-    one can weight the rows that carry the signal.
-    """
-    rng = np.random.RandomState(random_state)
-    rows = rng.choice(n, signal_rows, replace=False)
-    left = np.zeros((n, rank))
-    left[rows] = rng.normal(size=(signal_rows, rank))
-    right = rng.normal(size=(rank, d))
-    matrices = []
-    for _ in range(n_matrices):
-        weights = 1 + 0.3 * rng.normal(size=(rank, rank))
-        matrices.append(left @ weights @ right + noise * rng.normal(size=(n, d)))
-    return np.array(matrices)
+def _scene(n_matrices=60, n=60, d=40, signal_rows=12, random_state=0):
+    return make_low_rank_family(n_matrices, n, d, rank=4, n_signal_rows=signal_rows,
+                                noise=0.3, random_state=random_state)
 
 
 def _sparse_batch(matrices):
@@ -66,9 +54,10 @@ def test_a_full_identity_sketch_gives_the_optimal_rank_k_approximation():
     assert abs(scw_error_numpy(A, S, 3) - optimal_error(A, 3)) < 1e-10
     torch_error = scw_error(torch.as_tensor(A)[None], torch.as_tensor(S.toarray() @ A)[None], 3)
     assert abs(float(torch_error) - optimal_error(A, 3)) < 1e-10
-    # A larger sketch (m > n: some buckets empty) cannot do better than optimal, and here is optimal.
-    estimator = LearnedSketchLowRank(3, sketch_size=40, sketch="random", random_state=0).fit([A])
-    assert excess_low_rank_error(A, estimator.transform([A])[0], 3) >= -1e-10
+    # m > n with an injective hash (8 buckets stay empty, S A has zero rows): still optimal.
+    rows = rng.permutation(20)[:12]
+    wide = countsketch_matrix(rows[None], np.ones((1, 12)), 20)
+    assert abs(excess_low_rank_error(A, scw_factors(A, wide, 3), 3)) < 1e-10
 
 
 def test_scw_factors_are_orthonormal_and_padded_when_rank_is_low():
@@ -94,14 +83,18 @@ def test_torch_and_numpy_scw_errors_agree_for_sparse_and_dense():
     np.testing.assert_allclose(module(_sparse_batch(A), 3).detach().numpy(), expected, rtol=1e-9)
 
 
-def test_gradient_matches_finite_differences():
+@pytest.mark.parametrize("n_buckets", [6, 30])  # 30 > n = 20: empty buckets, rank-deficient S A
+def test_gradient_matches_finite_differences(n_buckets):
     A = torch.as_tensor(_scene(n_matrices=2, n=20, d=15, signal_rows=6))
     rng = np.random.RandomState(4)
-    module = CountSketch(torch.as_tensor(rng.randint(6, size=(1, 20))),
-                         torch.as_tensor(rng.normal(size=(1, 20))), 6, 1)
+    module = CountSketch(torch.as_tensor(rng.randint(n_buckets, size=(1, 20))),
+                         torch.as_tensor(rng.normal(size=(1, 20))), n_buckets, 1)
+    if n_buckets > 20:
+        assert torch.linalg.matrix_rank(module.apply(A)[0]) < n_buckets
     loss = module(A, 2).sum()
     loss.backward()
     gradient = module.learned_values.grad.clone()
+    assert torch.all(torch.isfinite(gradient)) and torch.any(gradient != 0)
     step = 1e-6
     for index in range(0, 20, 3):
         with torch.no_grad():
@@ -183,11 +176,52 @@ def test_all_input_forms_give_the_same_fit_and_approximations(scene):
     assert inferred.matrix_shape_ == (60, 40)
 
 
-def test_sparse_training_never_densifies_a_matrix(scene, densified_rows):
+@pytest.fixture
+def densified_shapes(monkeypatch):
+    """Shapes of every scipy sparse matrix made dense while the test runs."""
+    shapes = []
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+        for method in ("toarray", "todense"):
+            original = getattr(cls, method)
+
+            def spy(self, *args, _original=original, **kwargs):
+                shapes.append(self.shape)
+                return _original(self, *args, **kwargs)
+
+            monkeypatch.setattr(cls, method, spy)
+    return shapes
+
+
+@pytest.mark.parametrize("init", ["random", "inner-product"])
+def test_sparse_matrices_are_never_densified(scene, densified_shapes, init):
     matrices = [sp.csr_matrix(a * (np.abs(a) > 1)) for a in scene[:20]]
-    _fast().fit(matrices)
-    # Only the m x d sketches S A are made dense, never a 60-row matrix.
-    assert not densified_rows or max(densified_rows) <= 8
+    estimator = _fast(init=init).fit(matrices)
+    estimator.transform(matrices[:3])
+    estimator.score(matrices[:3])
+    assert densified_shapes, "the spy saw nothing: it is not watching"
+    # Only m-row sketches S A (and n x m cosines) are made dense, never an n x d matrix.
+    assert all(shape[0] <= 8 or shape[1] != 40 for shape in densified_shapes), densified_shapes
+
+
+def test_zero_matrices_and_more_buckets_than_rows_train(scene):
+    matrices = np.concatenate([scene[:10], np.zeros((2, 60, 40))])
+    estimator = _fast(batch_size=3).fit(matrices)
+    assert np.all(np.isfinite(estimator.values_))
+    assert estimator.score(np.zeros((2, 60, 40))) == 0
+    wide = _fast(sketch_size=80, max_epochs=2).fit(scene[:10])  # m > n = 60
+    assert -wide.score(scene[50:]) < -_fast(sketch="random").fit(scene[:10]).score(scene[50:])
+
+
+def test_excess_error_of_factors_equals_that_of_the_dense_matrix(scene):
+    A = scene[0]
+    factors = scw_factors(A, countsketch_matrix(np.arange(60)[None] % 8, np.ones((1, 60)), 8), 4)
+    dense = (factors.U * factors.s) @ factors.Vt
+    expected = excess_low_rank_error(A, dense, 4)
+    assert expected > 0.01
+    assert excess_low_rank_error(A, factors, 4) == pytest.approx(expected, rel=1e-9)
+    assert excess_low_rank_error(sp.csr_matrix(A), factors, 4) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="n_components"):
+        excess_low_rank_error(A, dense, 0)
 
 
 @pytest.mark.parametrize(
@@ -218,6 +252,18 @@ def test_shape_checks_at_fit_and_transform(scene):
         fitted.transform(scene[:2].transpose(0, 2, 1).reshape(2, 40, 60))
     with pytest.raises(ValueError, match="one 2-D matrix"):
         fitted.approximate(scene[:2])
+    # transform uses the fitted rank, whatever set_params says later.
+    fitted.set_params(n_components=2)
+    assert fitted.transform(scene[:1])[0].s.shape == (4,)
+
+
+def test_set_output_applies_to_flattened_input_only(scene):
+    pd = pytest.importorskip("pandas")
+    fitted = _fast(matrix_shape=(60, 40)).fit(scene[:5].reshape(5, -1)).set_output(transform="pandas")
+    table = fitted.transform(scene[:2].reshape(2, -1))
+    assert isinstance(table, pd.DataFrame) and table.shape == (2, 2400)
+    with pytest.raises(ValueError, match="flattened 2-D input only"):
+        fitted.transform(scene[:2])
 
 
 def test_score_is_minus_the_mean_excess_error_at_the_spectral_norm(scene):

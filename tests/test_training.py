@@ -49,7 +49,7 @@ class ScalarEstimator(BaseTorchEstimator):
     def _fit(self, X, y=None):
         return self._train(X)
 
-    def _build_module(self, X, generator):
+    def _build_module(self, X, generator, y=None):
         return _Scalar(self.init)
 
     def _module_from_attributes(self):

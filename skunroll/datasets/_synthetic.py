@@ -148,3 +148,61 @@ def make_power_law_sparse(n_samples=10000, n_features=1000, *, average_nnz=10, e
     values = rng.uniform(0.0, 1.0, rows.size)
     X = sp.coo_matrix((values, (rows, cols)), shape=(n_samples, n_features))
     return _finish(X, sparse)
+
+
+@validate_params(
+    {
+        "n_matrices": [Interval(Integral, 1, None, closed="left")],
+        "n_rows": [Interval(Integral, 1, None, closed="left")],
+        "n_columns": [Interval(Integral, 1, None, closed="left")],
+        "rank": [Interval(Integral, 1, None, closed="left")],
+        "n_signal_rows": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_low_rank_family(n_matrices=100, n_rows=60, n_columns=40, *, rank=4, n_signal_rows=12,
+                         noise=0.3, random_state=None):
+    """Matrices of one "scene": a shared low-rank signal on a few rows, plus noise.
+
+    ``A_i = L W_i R + noise * G_i``: ``L`` (n_rows x rank) is nonzero on
+    ``n_signal_rows`` fixed rows only, ``R`` (rank x n_columns) is fixed,
+    ``W_i = 1 + 0.3 N(0, 1)`` varies per matrix and ``G_i`` is standard
+    Gaussian noise on every entry. Like frames of one video, the matrices
+    share where their signal lives, which a learned sketch can exploit and a
+    random one cannot (a random CountSketch adds noise-only rows into every
+    bucket).
+
+    Parameters
+    ----------
+    n_matrices : int, default=100
+    n_rows, n_columns : int, default=60, 40
+        Shape (n, d) of each matrix.
+    rank : int, default=4
+        Rank of the shared signal.
+    n_signal_rows : int, default=12
+        Number of rows that carry the signal (at most n_rows).
+    noise : float, default=0.3
+        Standard deviation of the noise.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    matrices : ndarray of shape (n_matrices, n_rows, n_columns)
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_low_rank_family
+    >>> make_low_rank_family(5, 30, 20, random_state=0).shape
+    (5, 30, 20)
+    """
+    if n_signal_rows > n_rows:
+        raise ValueError(f"n_signal_rows={n_signal_rows} must be <= n_rows={n_rows}.")
+    rng = check_random_state(random_state)
+    rows = rng.choice(n_rows, n_signal_rows, replace=False)
+    left = np.zeros((n_rows, rank))
+    left[rows] = rng.normal(size=(n_signal_rows, rank))
+    right = rng.normal(size=(rank, n_columns))
+    weights = 1 + 0.3 * rng.normal(size=(n_matrices, rank, rank))
+    return left @ weights @ right + noise * rng.normal(size=(n_matrices, n_rows, n_columns))

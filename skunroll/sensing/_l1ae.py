@@ -214,7 +214,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
             nonnegative=structure["nonnegative"],
         )
 
-    def _build_module(self, X, generator):
+    def _build_module(self, X, generator, y=None):
         n_features = X.shape[1]
         weight = torch.empty(n_features, self.n_components)
         # Normal truncated at +-2 std, std 1/sqrt(d), as tf.truncated_normal.

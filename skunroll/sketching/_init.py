@@ -10,6 +10,7 @@ then set each bucket's values to the top left singular vector of its rows.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import svds
 from sklearn.utils.extmath import randomized_svd
 
 
@@ -25,19 +26,34 @@ def random_countsketch(n, block_rows, rng):
 
 
 def _thin_svd(A, rank_cap, rng):
+    if min(A.shape) <= 1:  # a single row or column: its own (only) singular triplet
+        dense = A.toarray() if sp.issparse(A) else A
+        return np.linalg.svd(dense, full_matrices=False)
     if sp.issparse(A) or min(A.shape) > rank_cap:
-        rank = min(rank_cap, min(A.shape) - 1)
+        rank = max(1, min(rank_cap, min(A.shape) - 1))
         return randomized_svd(A, rank, random_state=rng)
     return np.linalg.svd(A, full_matrices=False)
+
+
+def _top_left_singular_vector(rows):
+    if sp.issparse(rows) and min(rows.shape) > 1:
+        start = np.ones(min(rows.shape)) / np.sqrt(min(rows.shape))
+        left = svds(rows.astype(np.float64), k=1, v0=start)[0][:, 0]
+    else:
+        rows = rows.toarray() if sp.issparse(rows) else rows  # at most one row or column
+        left = np.linalg.svd(rows, full_matrices=False)[0][:, 0]
+    # The sign is arbitrary for S A's row space; fix it for determinism.
+    return left if left.sum() >= 0 else -left
 
 
 def ridge_leverage_scores(A, n_components, rng, rank_cap=500):
     """Ridge leverage scores of the rows of ``A`` with lambda = ||A - [A]_k||_F^2 / k.
 
     ``tau_i = a_i (A^T A + lambda I)^+ a_i^T = sum_j s_j^2 / (s_j^2 + lambda) U_ij^2``
-    (Cohen, Musco, Musco 2017), from a thin SVD: exact when min(n, d) <=
-    ``rank_cap``, else from the top ``rank_cap`` singular triplets (the tail's
-    terms are small since its s_j^2 are below lambda on average).
+    (Cohen, Musco, Musco 2017), from a thin SVD: exact for a dense ``A`` with
+    min(n, d) <= ``rank_cap``; otherwise (large or sparse ``A``) from the top
+    ``min(rank_cap, min(n, d) - 1)`` singular triplets of a randomized SVD
+    (the tail's terms are small since its s_j^2 are below lambda on average).
     """
     U, s, _ = _thin_svd(A, rank_cap, rng)
     total = float(A.multiply(A).sum()) if sp.issparse(A) else float(np.sum(A * A))
@@ -79,7 +95,10 @@ def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
     if n_heads:
         heads = rng.choice(n, size=n_heads, replace=False, p=scores / scores.sum())
         nonzero = row_norms > 0
-        unit = A[nonzero].multiply(1 / row_norms[nonzero][:, None]) if sp.issparse(A) else A[nonzero] / row_norms[nonzero, None]
+        if sp.issparse(A):
+            unit = sp.csr_matrix(sp.diags(1 / row_norms[nonzero]) @ A[nonzero])
+        else:
+            unit = A[nonzero] / row_norms[nonzero, None]
         head_unit = unit[np.searchsorted(np.flatnonzero(nonzero), heads)]
         cosines = unit @ head_unit.T
         cosines = cosines.toarray() if sp.issparse(cosines) else np.asarray(cosines)
@@ -88,9 +107,5 @@ def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
             members = np.flatnonzero(nonzero & (positions == bucket))
             if members.size == 0:
                 continue
-            rows = A[members]
-            rows = rows.toarray() if sp.issparse(rows) else rows
-            left = np.linalg.svd(rows, full_matrices=False)[0][:, 0]
-            # The sign is arbitrary for S A's row space; fix it for determinism.
-            values[members] = left if left.sum() >= 0 else -left
+            values[members] = _top_left_singular_vector(A[members])
     return (offset + positions).astype(np.int64), values.astype(np.float32)

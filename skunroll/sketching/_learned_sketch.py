@@ -9,6 +9,7 @@ from joblib import Parallel, delayed
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
@@ -64,8 +65,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         (lambda = ``||A - [A]_k||_F^2 / k``), every row goes to the head with
         the largest absolute cosine similarity, and each bucket's values are
         the top left singular vector of its rows; the values are then trained
-        as usual (set ``max_epochs=1`` and a tiny ``learning_rate`` to use the
-        initialisation alone). Ignored for ``"random"`` and ``"gaussian"``.
+        as usual (to use the initialisation alone, set ``max_epochs=1``, a
+        tiny ``learning_rate`` and ``early_stopping=False``). Ignored for ``"random"`` and ``"gaussian"``.
     matrix_shape : tuple of int (n, d) or None, default=None
         How to read 2-D input: each row is a row-major flattened n x d matrix.
         One entry may be -1 (inferred). Not needed for 3-D or list input.
@@ -80,11 +81,14 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         norms computed in :meth:`fit` (one matrix per task).
     optimizer : {"sgd", "adam"}, default="sgd"
         Torch optimiser (the paper: plain SGD).
-    learning_rate : float, default=10.0
-        Optimiser learning rate (for matrices at ``spectral_norm=10``).
+    learning_rate : float, default=30.0
+        Optimiser learning rate, for matrices at ``spectral_norm=10``. The
+        reference code scales matrices to top singular value 100 and uses
+        0.3 x 10 for videos and 1 for other data; the gradient grows with the
+        scale, so these are 30 and 10 here.
     batch_size : int, default=1
         Matrices per step (the paper: one).
-    max_epochs : int, default=50
+    max_epochs : int, default=100
         Maximum number of passes over the training matrices.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the matrices, stop when their mean
@@ -125,7 +129,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         Names of the flattened entries, when fitted on a DataFrame.
     loss_curve_ : list of float
         Mean training SCW error ``||A - SCW(S, A)||_F`` after each epoch
-        (empty for sketches that are not trained).
+        (empty for sketches that are not trained). For ``"mixed-separate"``,
+        this and the validation scores are those of the learned half alone.
     validation_scores_ : list of float or None
         Minus the mean validation SCW error after each epoch.
     best_validation_score_ : float or None
@@ -201,9 +206,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         spectral_norm=10.0,
         n_jobs=None,
         optimizer="sgd",
-        learning_rate=10.0,
+        learning_rate=30.0,
         batch_size=1,
-        max_epochs=50,
+        max_epochs=100,
         early_stopping=True,
         validation_fraction=0.2,
         n_iter_no_change=5,
@@ -317,24 +322,25 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
             n_active=n_active,
         )
 
-    def _build_module(self, X, generator):
+    def _build_module(self, X, generator, y=None):
         rng = np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
         block_rows = self._block_rows()
         positions, values = random_countsketch(self.matrix_shape_[0], block_rows, rng)
         if self.init == "inner-product":
-            average = self._average_matrix(X)
+            # y holds each training matrix's scale factor (see _fit).
+            average = self._average_matrix(X, y[:, 0])
             positions[0], values[0] = inner_product_countsketch(
                 average, block_rows[0], self.n_components, rng
             )
         return self._network(positions, values, self._structure())
 
-    def _average_matrix(self, flat):
-        """Mean of the (rescaled) training matrices."""
-        scales = self._scales(flat, self.matrix_shape_)
+    def _average_matrix(self, flat, scales):
+        """Mean of the rescaled training matrices, sparse if they are."""
+        weights = scales / flat.shape[0]
         if sp.issparse(flat):
-            mean = sp.csr_matrix(scales[None, :] / flat.shape[0]) @ flat
+            mean = sp.csr_matrix(weights[None, :]) @ flat
             return sp.csr_matrix(mean.reshape(self.matrix_shape_))
-        return (scales @ flat / flat.shape[0]).reshape(self.matrix_shape_)
+        return (weights @ flat).reshape(self.matrix_shape_)
 
     def _module_from_attributes(self):
         return self._network(self.positions_, self.values_, self._fitted_structure)
@@ -367,9 +373,13 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         flat, shape, collection = validate_matrices(self, X, self.matrix_shape, reset=False)
         return flat, shape, collection
 
+    def _fitted_rank(self):
+        # What was fitted, even if set_params changed n_components since.
+        return self._fitted_structure["n_components"]
+
     def _factors(self, flat, shape):
         return Parallel(n_jobs=self.n_jobs)(
-            delayed(scw_factors)(matrix_at(flat, i, shape), self.sketch_, self.n_components)
+            delayed(scw_factors)(matrix_at(flat, i, shape), self.sketch_, self._fitted_rank())
             for i in range(flat.shape[0])
         )
 
@@ -390,6 +400,11 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
             approximations, in the input's float dtype.
         """
         flat, shape, collection = self._matrices(X)
+        if collection and _get_output_config("transform", self)["dense"] != "default":
+            raise ValueError(
+                "set_output(transform=...) applies to flattened 2-D input only; for a 3-D array or "
+                "a list of matrices, transform returns LowRankFactors, not a table."
+            )
         factors = self._factors(flat, shape)
         if collection:
             return factors
@@ -433,12 +448,10 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         """
         flat, shape, _ = self._matrices(X)
         scales = self._scales(flat, shape)
-
-        def excess(i):
-            A = matrix_at(flat, i, shape)
-            return scw_error(A, self.sketch_, self.n_components) - optimal_error(A, self.n_components)
-
-        errors = Parallel(n_jobs=self.n_jobs)(delayed(excess)(i) for i in range(flat.shape[0]))
+        errors = Parallel(n_jobs=self.n_jobs)(
+            delayed(_excess_error)(matrix_at(flat, i, shape), self.sketch_, self._fitted_rank())
+            for i in range(flat.shape[0])
+        )
         return -float(np.mean(np.asarray(errors) * scales))
 
     def __sklearn_tags__(self):
@@ -447,3 +460,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _excess_error(A, sketch, n_components):
+    return scw_error(A, sketch, n_components) - optimal_error(A, n_components)

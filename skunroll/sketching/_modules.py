@@ -125,13 +125,17 @@ def scw_error(A, sketched, n_components):
     output is the projection of ``A`` onto a rank-k subspace of ``span(V)``),
     so only ``A V`` is formed, never the ``n x d`` residual. Only eigenvalues
     are differentiated (no eigenvector gaps), and the square root is clamped
-    away from zero so an exact approximation gives a zero, not a NaN, gradient.
+    away from zero so an exact approximation gives a finite, not a NaN,
+    gradient. In float32 the difference has a rounding floor of about
+    ``sqrt(eps) ||A||_F``; errors below it are not resolved.
     """
     bases = row_space_basis(sketched)
     energies = []
     for index, basis in enumerate(bases):
         if basis.shape[1] == 0:
-            energies.append(basis.new_zeros(()))
+            # A zero S A (zero matrix): no energy captured; kept in the graph so
+            # backward works on a batch of zero matrices too.
+            energies.append(sketched[index].sum() * 0)
             continue
         if isinstance(A, SparseMatrices):
             mask = A.matrix == index

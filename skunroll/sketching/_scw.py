@@ -50,6 +50,8 @@ def squared_frobenius(A):
 
 def optimal_error(A, n_components):
     """``||A - [A]_k||_F``, the error of the best rank-k approximation."""
+    if n_components >= min(A.shape) or (sp.issparse(A) and A.nnz == 0):
+        return 0.0
     if sp.issparse(A) and n_components < min(A.shape) - 1 and A.nnz > 0:
         start = np.ones(min(A.shape)) / np.sqrt(min(A.shape))
         singular = svds(A.astype(np.float64), k=n_components, v0=start, return_singular_vectors=False)

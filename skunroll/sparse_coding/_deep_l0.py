@@ -303,7 +303,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         check_is_fitted(self)
         return self._optimal_codes(self._validate_X(X, reset=False))
 
-    def _build_module(self, X, generator):
+    def _build_module(self, X, generator, y=None):
         return self._encoder_network()
 
     def _module_from_attributes(self):
@@ -450,7 +450,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         """
         return super().fit(X, y)
 
-    def _build_module(self, X, generator):
+    def _build_module(self, X, generator, y=None):
         module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))
         with torch.no_grad():
             bound = 1.0 / np.sqrt(self.n_components)
