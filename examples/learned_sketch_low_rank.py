@@ -49,6 +49,13 @@ for name, params in variants.items():
     seconds = time.perf_counter() - start
     print(f"  {name:30s} test excess error {-fitted[name].score(test):.4f}  (fit {seconds:.1f} s)")
 
+# The inner-product initialisation places rows by their cosine similarity in
+# the *average* training matrix. Here each matrix mixes the shared rows with
+# its own random weights, so the average is nearly rank one and a poor guide:
+# expect it to lose to the plain learned sketch on this data. On real video
+# frames, whose average is a meaningful frame, it is the best option (see
+# benchmarks/README.md).
+
 # %%
 # What ``transform`` returns: the factors of each approximation.
 learned = fitted["learned"]

@@ -354,6 +354,6 @@ def test_warm_start_continues_training(scene):
 
 
 @pytest.mark.gpu
-def test_training_on_cuda_matches_the_cpu_sketch_kind(scene):
+def test_training_on_cuda_gives_a_cpu_sketch(scene):
     estimator = _fast(device="cuda").fit(scene[:20])
     assert isinstance(estimator.values_, np.ndarray) and estimator.score(scene[50:]) < 0

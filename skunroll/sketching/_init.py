@@ -107,5 +107,7 @@ def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
             members = np.flatnonzero(nonzero & (positions == bucket))
             if members.size == 0:
                 continue
-            values[members] = _top_left_singular_vector(A[members])
+            # Scaling a row of S leaves the row space of S A unchanged; entries of
+            # RMS 1 (like the +-1 of a random sketch) make learning rates carry over.
+            values[members] = _top_left_singular_vector(A[members]) * np.sqrt(members.size)
     return (offset + positions).astype(np.int64), values.astype(np.float32)
