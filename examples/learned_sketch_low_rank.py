@@ -8,7 +8,7 @@ matrices. A CountSketch learned on the training matrices is compared with a
 random CountSketch of the same size, with mixed and inner-product-initialised
 sketches, and with scikit-learn's randomized SVD, by the excess error over the
 best rank-k approximation. Then a grid search picks the sketch size. About
-20 seconds on a CPU; no optional dependency.
+40 seconds on 2 CPU cores; no optional dependency.
 """
 
 import time
