@@ -43,3 +43,21 @@ def test_invalid_parameters():
         make_block_sparse(0)
     with pytest.raises(ValueError, match="average_nnz"):
         make_power_law_sparse(10, average_nnz=-1)
+
+
+def test_nonnegative_sparse_code_follows_the_model():
+    from skunroll.datasets import make_nonnegative_sparse_code
+
+    Y, D, X = make_nonnegative_sparse_code(500, 60, 120, n_nonzero_coefs=4,
+                                           value_range=(1.0, 2.0), random_state=0)
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0)
+    np.testing.assert_array_equal((X > 0).sum(axis=1), 4)
+    assert X.min() == 0 and 1.0 <= X[X > 0].min() and X.max() <= 2.0
+    np.testing.assert_allclose(Y, X @ D)
+    # Support size h^p by default: round(120 ** 0.3) = 4.
+    _, _, X_default = make_nonnegative_sparse_code(5, 60, 120, random_state=0)
+    np.testing.assert_array_equal((X_default > 0).sum(axis=1), 4)
+    with pytest.raises(ValueError, match="value_range"):
+        make_nonnegative_sparse_code(5, 6, 12, value_range=(2.0, 1.0))
+    with pytest.raises(ValueError, match="n_nonzero_coefs=20"):
+        make_nonnegative_sparse_code(5, 6, 12, n_nonzero_coefs=20)

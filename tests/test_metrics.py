@@ -32,3 +32,33 @@ def test_rmse():
     assert recovery_rmse(X, X_hat) == pytest.approx(np.sqrt(25 / 2))
     with pytest.raises(ValueError, match="features"):
         recovery_rmse(X, X_hat[:, :2])
+
+
+def test_dictionary_recovery_error_ignores_order_and_sign():
+    from skunroll.datasets import make_nonnegative_sparse_code
+    from skunroll.metrics import dictionary_recovery_error
+
+    _, D, _ = make_nonnegative_sparse_code(10, 60, 120, random_state=0)
+    permutation = np.random.RandomState(0).permutation(120)
+    signs = np.where(np.arange(120) % 2, -1.0, 1.0)
+    shuffled = 3 * signs[:, None] * D[permutation]
+    error, matching, matched_signs = dictionary_recovery_error(D, shuffled, return_matching=True)
+    assert error == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_array_equal(permutation[matching], np.arange(120))
+    np.testing.assert_array_equal(matched_signs, signs[matching])
+    # A random dictionary is far off (the anchor: about 0.66 for h = 120, n = 60).
+    random = np.random.RandomState(1).normal(size=(120, 60))
+    assert 0.6 < dictionary_recovery_error(D, random) < 0.72
+    with pytest.raises(ValueError, match="fewer than"):
+        dictionary_recovery_error(D, D[:10])
+
+
+def test_support_precision_recall_counts_entries():
+    from skunroll.metrics import support_precision_recall
+
+    true = np.array([[1.0, 0, 2, 0], [0, 0, 1, 1]])
+    pred = np.array([[0.5, 0.2, 0, 0], [0, 0, 3, 0.01]])
+    assert support_precision_recall(true, pred) == (0.75, 0.75)
+    assert support_precision_recall(true, pred, tol=0.1) == (2 / 3, 0.5)
+    with pytest.raises(ValueError, match="shape"):
+        support_precision_recall(true, pred[:, :3])

@@ -1,7 +1,12 @@
 """Data generators from the papers and loaders for real data."""
 
 from ._real import load_face_matrices, load_flights_onehot, load_video_frames
-from ._synthetic import make_block_sparse, make_low_rank_family, make_power_law_sparse
+from ._synthetic import (
+    make_block_sparse,
+    make_low_rank_family,
+    make_nonnegative_sparse_code,
+    make_power_law_sparse,
+)
 
 __all__ = ["load_face_matrices", "load_flights_onehot", "load_video_frames", "make_block_sparse",
-           "make_low_rank_family", "make_power_law_sparse"]
+           "make_low_rank_family", "make_nonnegative_sparse_code", "make_power_law_sparse"]

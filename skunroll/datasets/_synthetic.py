@@ -206,3 +206,79 @@ def make_low_rank_family(n_matrices=100, n_rows=60, n_columns=40, *, rank=4, n_s
     right = rng.normal(size=(rank, n_columns))
     weights = 1 + 0.3 * rng.normal(size=(n_matrices, rank, rank))
     return left @ weights @ right + noise * rng.normal(size=(n_matrices, n_rows, n_columns))
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
+        "support_exponent": [Interval(Real, 0, 1, closed="neither")],
+        "value_range": [tuple],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_nonnegative_sparse_code(n_samples=1000, n_features=60, n_components=120, *,
+                                 n_nonzero_coefs=None, support_exponent=0.3,
+                                 value_range=(1.0, 2.0), random_state=None):
+    """Signals ``y = A* x*`` of the sparse-coding model of Rangamani et al. (2018).
+
+    The dictionary ``A*`` has ``n_components`` (h) unit-norm atoms in
+    ``R^n_features`` (n), drawn as normalised Gaussian vectors, so it is
+    overcomplete when h > n and incoherent with high probability (pairwise
+    |cosines| of order ``sqrt(log h / n)``). Each code ``x*`` is nonnegative
+    with exactly ``n_nonzero_coefs`` nonzeros (default ``round(h **
+    support_exponent)``, the paper's support size h^p) at uniformly random
+    positions, with values uniform in ``value_range`` = [a, b].
+
+    As scikit-learn's :func:`~sklearn.datasets.make_sparse_coded_signal`,
+    samples and atoms are rows: ``Y = X* @ D`` with ``D = A*^T``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+    n_features : int, default=60
+        Signal dimension n.
+    n_components : int, default=120
+        Number of atoms h.
+    n_nonzero_coefs : int or None, default=None
+        Support size of each code; at most ``n_components``.
+    support_exponent : float in (0, 1), default=0.3
+        p in the support size h^p, used when ``n_nonzero_coefs`` is None.
+    value_range : tuple (a, b), default=(1.0, 2.0)
+        Range of the nonzero code values, 0 <= a <= b.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    Y : ndarray of shape (n_samples, n_features)
+        The signals.
+    dictionary : ndarray of shape (n_components, n_features)
+        The atoms (rows, unit norm).
+    codes : ndarray of shape (n_samples, n_components)
+        The nonnegative sparse codes.
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_nonnegative_sparse_code
+    >>> Y, D, X = make_nonnegative_sparse_code(100, 60, 120, n_nonzero_coefs=4, random_state=0)
+    >>> Y.shape, D.shape, X.shape, int((X > 0).sum(axis=1).max())
+    ((100, 60), (120, 60), (100, 120), 4)
+    """
+    low, high = (float(v) for v in value_range) if len(value_range) == 2 else (None, None)
+    if low is None or not 0 <= low <= high:
+        raise ValueError(f"value_range must be a pair (a, b) with 0 <= a <= b; got {value_range!r}.")
+    if n_nonzero_coefs is None:
+        n_nonzero_coefs = max(1, int(round(n_components**support_exponent)))
+    if n_nonzero_coefs > n_components:
+        raise ValueError(
+            f"n_nonzero_coefs={n_nonzero_coefs} must be <= n_components={n_components}."
+        )
+    rng = check_random_state(random_state)
+    dictionary = normalize(rng.normal(size=(n_components, n_features)))
+    support = np.argsort(rng.uniform(size=(n_samples, n_components)), axis=1)[:, :n_nonzero_coefs]
+    codes = np.zeros((n_samples, n_components))
+    np.put_along_axis(codes, support, rng.uniform(low, high, size=support.shape), axis=1)
+    return codes @ dictionary, dictionary, codes
