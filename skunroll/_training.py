@@ -274,6 +274,22 @@ class BaseTorchEstimator(BaseEstimator):
         """Rows per batch when computing the validation loss (no gradients kept)."""
         return max(self.batch_size, 1024)
 
+    def _store_untrained(self, attributes):
+        """Store fitted ``attributes`` of an estimator that ``fit`` does not train.
+
+        Sets the same bookkeeping ``_train`` sets (no epochs, no losses), so
+        untrained variants (random baselines) look like any fitted estimator.
+        """
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        self._fitted_structure = self._structure()
+        self.loss_curve_ = []
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.best_loss_ = None
+        self.n_iter_ = 0
+        return self
+
     def _sources(self, X, y, device):
         targets = BatchSource(y, device, self._target_dtype) if y is not None else None
         return BatchSource(X, device, sparse_batches=self._sparse_batches), targets

@@ -265,25 +265,21 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         self.matrix_shape_ = shape
 
         if self.sketch in ("random", "gaussian"):
-            self._draw_fixed_sketch(n)
-            return self
+            return self._draw_fixed_sketch(n)
         scales = self._scales(flat, shape)
         return self._train(flat, scales[:, None])
 
     def _draw_fixed_sketch(self, n):
         rng = check_random_state(self.random_state)
         if self.sketch == "gaussian":
-            self.sketch_ = rng.normal(size=(self.sketch_size, n)) / np.sqrt(self.sketch_size)
-            self.positions_ = self.values_ = None
-        else:
-            self.positions_, self.values_ = random_countsketch(n, [self.sketch_size], rng)
-            self.sketch_ = countsketch_matrix(self.positions_, self.values_, self.sketch_size)
-        self._fitted_structure = self._structure()
-        self.loss_curve_ = []
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
-        self.best_loss_ = None
-        self.n_iter_ = 0
+            sketch = rng.normal(size=(self.sketch_size, n)) / np.sqrt(self.sketch_size)
+            return self._store_untrained({"sketch_": sketch, "positions_": None, "values_": None})
+        positions, values = random_countsketch(n, [self.sketch_size], rng)
+        return self._store_untrained({
+            "sketch_": countsketch_matrix(positions, values, self.sketch_size),
+            "positions_": positions,
+            "values_": values,
+        })
 
     def _scales(self, flat, shape):
         """Factor that brings each matrix to top singular value ``spectral_norm``."""
