@@ -10,13 +10,15 @@ scikit-learn compatible estimators trained with PyTorch:
   thresholding (Deep l0 encoders).
 - :class:`~skunroll.sketching.LearnedSketchLowRank`: a learned CountSketch for
   Sarlos-Clarkson-Woodruff low-rank approximation.
+- :class:`~skunroll.sparse_coding.ReLUDictionaryAutoencoder`: a tied-weight
+  ReLU autoencoder that learns an overcomplete dictionary.
 """
 
 __version__ = "0.1.0.dev0"
 
 from .sensing import GaussianMeasurement, L1AEEncoder
 from .sketching import LearnedSketchLowRank
-from .sparse_coding import DeepL0Classifier, DeepL0Encoder
+from .sparse_coding import DeepL0Classifier, DeepL0Encoder, ReLUDictionaryAutoencoder
 
 __all__ = ["DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
-           "LearnedSketchLowRank", "__version__"]
+           "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__"]

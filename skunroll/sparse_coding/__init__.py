@@ -1,13 +1,30 @@
-"""Sparse coding with unrolled networks (Deep l0 encoders) and the iterative solvers they unroll."""
+"""Sparse coding: unrolled networks (Deep l0 encoders), the iterative solvers they unroll,
+and dictionary learning with a tied-weight ReLU autoencoder."""
 
 from ._deep_l0 import DeepL0Classifier, DeepL0Encoder
 from ._iterative import iht, ista, keep_largest, m_sparse_iht, optimal_codes
-from ._modules import DeepL0Network, helu, helu_sigma, keep_top_m
+from ._modules import (
+    DeepL0Network,
+    TiedReLUAutoencoder,
+    helu,
+    helu_sigma,
+    keep_top_m,
+    relu_autoencoder_loss,
+)
+from ._relu_autoencoder import (
+    ReLUDictionaryAutoencoder,
+    auto_bias,
+    rms_coherence,
+    support_bias_scale,
+)
 
 __all__ = [
     "DeepL0Classifier",
     "DeepL0Encoder",
     "DeepL0Network",
+    "ReLUDictionaryAutoencoder",
+    "TiedReLUAutoencoder",
+    "auto_bias",
     "helu",
     "helu_sigma",
     "iht",
@@ -16,4 +33,7 @@ __all__ = [
     "keep_top_m",
     "m_sparse_iht",
     "optimal_codes",
+    "relu_autoencoder_loss",
+    "rms_coherence",
+    "support_bias_scale",
 ]

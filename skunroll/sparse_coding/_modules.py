@@ -99,3 +99,58 @@ class DeepL0ClassifierNetwork(nn.Module):
 
     def forward(self, x):
         return self.head(self.encoder(x))
+
+
+class TiedReLUAutoencoder(nn.Module):
+    """One hidden ReLU layer with tied weights (Rangamani et al., 2018).
+
+    ``r = ReLU(W y - eps)``, ``y_hat = W^T r`` for a signal ``y`` (row
+    convention: ``r = ReLU(y W^T - eps)``, ``y_hat = r W``). The rows of ``W``
+    are the dictionary atoms.
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n_components, n_features)
+        Initial ``W``.
+    bias : float
+        The threshold ``eps`` shared by all hidden units.
+    learn_bias : bool, default=False
+        Train ``eps`` with ``W`` (a parameter) or keep it fixed (a buffer).
+    """
+
+    def __init__(self, weight, bias, learn_bias=False):
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+        bias = torch.as_tensor(float(bias), dtype=weight.dtype)
+        if learn_bias:
+            self.bias = nn.Parameter(bias)
+        else:
+            self.register_buffer("bias", bias)
+
+    def encode(self, y):
+        return torch.relu(y @ self.weight.T - self.bias)
+
+    def forward(self, y):
+        return self.encode(y) @ self.weight
+
+    @torch.no_grad()
+    def normalize_atoms(self):
+        """Project every atom (row of ``W``) back onto the unit sphere."""
+        self.weight /= self.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def relu_autoencoder_loss(weight, y, bias):
+    """Mean over samples of ``||y - W^T ReLU(W y - eps)||^2`` (the paper's loss).
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n_components, n_features)
+    y : Tensor of shape (n_samples, n_features)
+    bias : float or Tensor
+
+    Returns
+    -------
+    loss : Tensor (scalar), differentiable in ``weight`` (and ``bias``).
+    """
+    reconstruction = torch.relu(y @ weight.T - bias) @ weight
+    return torch.sum((reconstruction - y) ** 2, dim=1).mean()

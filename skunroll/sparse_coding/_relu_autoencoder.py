@@ -1,0 +1,403 @@
+"""ReLUDictionaryAutoencoder: a tied-weight ReLU autoencoder that learns a dictionary."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._training import BaseTorchEstimator, to_numpy
+from ..utils._validation import as_csr_or_array
+from ._modules import TiedReLUAutoencoder
+
+#: Multiple of the typical off-support pre-activation used by ``bias="auto"``.
+#: Chosen on the simulations of the user guide (n = 50..200, h = 2n..4n), as
+#: the paper chose the prefactor of its bias in its own simulations.
+AUTO_BIAS_SCALE = 1.5
+
+
+def support_bias_scale(n_components):
+    """Multiple used by ``bias="support"``: ``sqrt(2 ln h)``.
+
+    About the largest of h standard Gaussians, so every off-support unit is
+    zero with high probability, as in Theorem 3.1.
+    """
+    return math.sqrt(2 * math.log(max(n_components, 2)))
+
+
+def rms_coherence(dictionary):
+    """Root mean square of ``<d_i, d_j> / (||d_i|| ||d_j||)`` over pairs ``i != j``.
+
+    Computed from the ``n x n`` matrix ``D^T D`` (``||D D^T||_F = ||D^T D||_F``),
+    so no ``h x h`` Gram matrix is formed.
+
+    Parameters
+    ----------
+    dictionary : ndarray of shape (n_components, n_features)
+
+    Returns
+    -------
+    coherence : float
+        0.0 for a single atom.
+    """
+    D = np.asarray(dictionary, dtype=np.float64)
+    norms = np.linalg.norm(D, axis=1)
+    D = D[norms > 0] / norms[norms > 0, None]
+    h = D.shape[0]
+    if h < 2:
+        return 0.0
+    gram_sq = np.sum((D.T @ D) ** 2)
+    return float(np.sqrt(max(gram_sq - h, 0.0) / (h * (h - 1))))
+
+
+def auto_bias(X, coherence, scale=AUTO_BIAS_SCALE):
+    """The threshold ``scale * coherence * sqrt(mean ||y||^2)`` of the string biases.
+
+    For an atom ``w_i`` off the support S of ``y = sum_j x_j a_j``, the
+    pre-activation ``<w_i, y> = sum_{j in S} x_j <w_i, a_j>`` is the sum of
+    Theorem 3.1's proof: at most ``mu k b`` in the worst case, of typical
+    size ``mu ||x||_2 ~ mu ||y||_2`` when the cross-coherences have random
+    signs. The threshold is ``scale`` times that typical size.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    coherence : float
+        Typical |cosine| between distinct atoms.
+    scale : float, default=AUTO_BIAS_SCALE
+
+    Returns
+    -------
+    bias : float
+    """
+    if sp.issparse(X):
+        squared_norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    else:
+        squared_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    return float(scale * coherence * math.sqrt(squared_norms.mean()))
+
+
+class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                                BaseTorchEstimator):
+    """Dictionary learning with a tied-weight ReLU autoencoder (Rangamani et al., 2018).
+
+    One hidden layer of ``n_components`` ReLU units with a shared threshold
+    ``eps`` and tied weights ``W`` (``n_components x n_features``, the
+    dictionary atoms as rows)::
+
+        r = ReLU(W y - eps)        (the sparse code)
+        y_hat = W^T r              (the reconstruction)
+
+    trained by minibatch gradient descent on the squared loss
+    ``||y - y_hat||^2`` (the shared training loop), with every atom projected
+    back to unit norm after each step, as the theory assumes. Near the
+    generating dictionary of the paper's model (nonnegative sparse codes,
+    incoherent unit-norm atoms), the ReLU layer recovers the support of the
+    code and the expected gradient is small, so gradient descent can recover
+    the dictionary.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Number of atoms h (hidden units); ``n_features`` if None. The
+        model is meant for overcomplete dictionaries (h > n_features).
+    bias : float >= 0, "auto", "support" or "learned", default="auto"
+        The threshold ``eps``. A number is used as is. The others derive it
+        from ``sigma = mu * sqrt(mean ||y||^2)`` over the training data, the
+        typical pre-activation of an atom outside the support of ``y``
+        (``mu`` is ``coherence``; ``||y|| ~ ||x*||`` carries the sparsity and
+        the scale of the codes; see the user guide):
+
+        - ``"auto"``: ``eps = 1.5 sigma``, the threshold for learning: it
+          keeps (nearly) every true unit on and most others off;
+        - ``"support"``: ``eps = sqrt(2 ln h) sigma``, the support-recovery
+          threshold of Theorem 3.1 (every off-support unit off with high
+          probability), for encoding with a known dictionary; too high to
+          learn from a random start;
+        - ``"learned"``: starts from the ``"auto"`` value and trains ``eps``
+          with ``W`` (kept >= 0).
+
+        The value used is ``bias_``.
+    coherence : float in [0, 1] or None, default=None
+        Typical |cosine| ``mu`` between distinct atoms, for the string biases.
+        If None: the root-mean-square coherence of ``dictionary`` when one
+        is given, else ``1 / sqrt(n_features)``, that of random atoms.
+    init : {"random", "data"}, default="random"
+        Starting atoms when ``dictionary`` is None: normalised Gaussian
+        vectors, or normalised training samples drawn at random.
+    dictionary : array-like of shape (n_components, n_features), default=None
+        Starting atoms (normalised if ``unit_norm_atoms``); overrides ``init``.
+    unit_norm_atoms : bool, default=True
+        Project every atom onto the unit sphere after each optimiser step.
+    optimizer : {"sgd", "adam"}, default="adam"
+    learning_rate : float, default=1e-2
+    batch_size : int, default=256
+    max_epochs : int, default=100
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the samples, stop when their loss
+        has not improved for ``n_iter_no_change`` epochs and keep the best
+        weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=0.0
+    warm_start : bool, default=False
+        Continue from the fitted atoms (and ``bias_``) instead of starting over.
+    device : str or torch.device, default="auto"
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial atoms, the validation split and the batch order.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The learned atoms (unit norm if ``unit_norm_atoms``), float32.
+    bias_ : float
+        The threshold ``eps`` used (learned, for ``bias="learned"``).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    validation_scores_ : list of float or None
+        Minus the validation loss per epoch (early stopping only).
+    best_validation_score_ : float or None
+    best_loss_ : float or None
+    n_iter_ : int
+        Epochs run.
+
+    See Also
+    --------
+    sklearn.decomposition.DictionaryLearning : Alternating minimisation with exact sparse codes.
+    sklearn.decomposition.MiniBatchDictionaryLearning : Its online version.
+    skunroll.datasets.make_nonnegative_sparse_code : Data from the paper's model.
+    skunroll.metrics.dictionary_recovery_error : Distance between dictionaries.
+
+    Notes
+    -----
+    ``bias="learned"`` trains ``eps`` on the reconstruction loss alone, which
+    favours no threshold at all (dense codes reconstruct better), so ``eps``
+    tends to 0 and the codes lose their sparsity; a fixed threshold is what
+    the theory studies.
+
+    References
+    ----------
+    A. Rangamani, A. Mukherjee, A. Basu, T. Ganapathy, A. Arora, S. Chin,
+    T. D. Tran. "Sparse coding and autoencoders", ISIT 2018 (arXiv 1708.03735).
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_nonnegative_sparse_code
+    >>> from skunroll.metrics import dictionary_recovery_error
+    >>> from skunroll.sparse_coding import ReLUDictionaryAutoencoder
+    >>> Y, D, codes = make_nonnegative_sparse_code(2000, 60, 120, random_state=0)
+    >>> model = ReLUDictionaryAutoencoder(n_components=120, random_state=0).fit(Y)
+    >>> model.components_.shape
+    (120, 60)
+    >>> bool(dictionary_recovery_error(D, model.components_) < 0.1)
+    True
+    >>> model.transform(Y[:2]).shape
+    (2, 120)
+    """
+
+    def __init__(self, n_components=None, *, bias="auto", coherence=None, init="random",
+                 dictionary=None, unit_norm_atoms=True, optimizer="adam", learning_rate=1e-2,
+                 batch_size=256, max_epochs=100, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 random_state=None, verbose=0):
+        self.n_components = n_components
+        self.bias = bias
+        self.coherence = coherence
+        self.init = init
+        self.dictionary = dictionary
+        self.unit_norm_atoms = unit_norm_atoms
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "bias": [Interval(Real, 0, None, closed="left"),
+                 StrOptions({"auto", "support", "learned"})],
+        "coherence": [Interval(Real, 0, 1, closed="both"), None],
+        "init": [StrOptions({"random", "data"})],
+        "dictionary": ["array-like", None],
+        "unit_norm_atoms": ["boolean"],
+    }
+
+    # ------------------------------------------------------------ helpers
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
+                             dtype=(np.float64, np.float32), reset=reset)
+
+    def _n_atoms(self, n_features):
+        return n_features if self.n_components is None else self.n_components
+
+    def _structure(self):
+        return {"n_components": self.n_components, "learned_bias": self.bias == "learned"}
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def _given_dictionary(self, n_features):
+        D = check_array(self.dictionary, dtype=np.float64)
+        expected = (self._n_atoms(n_features), n_features)
+        if D.shape != expected:
+            raise ValueError(f"dictionary has shape {D.shape}; expected (n_components, "
+                             f"n_features) = {expected}.")
+        if self.unit_norm_atoms and np.any(np.linalg.norm(D, axis=1) == 0):
+            raise ValueError("dictionary has an all-zero atom, which cannot be normalised to "
+                             "unit norm; give nonzero atoms or set unit_norm_atoms=False.")
+        return D
+
+    def _initial_atoms(self, X, generator):
+        n_samples, n_features = X.shape
+        h = self._n_atoms(n_features)
+        if self.dictionary is not None:
+            D = torch.as_tensor(self._given_dictionary(n_features), dtype=torch.float32)
+        else:
+            D = torch.randn(h, n_features, generator=generator)
+            if self.init == "data":
+                rows = torch.randint(n_samples, (h,), generator=generator).numpy()
+                # Only the h chosen rows are densified.
+                chosen = X[rows].toarray() if sp.issparse(X) else X[rows]
+                chosen = torch.as_tensor(chosen, dtype=torch.float32)
+                # Zero samples cannot give a direction; those atoms stay random.
+                nonzero = chosen.norm(dim=1) > 0
+                D[nonzero] = chosen[nonzero]
+        if self.unit_norm_atoms:
+            D = D / D.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return D
+
+    def _auto_coherence(self, n_features):
+        if self.coherence is not None:
+            return float(self.coherence)
+        if self.dictionary is not None:
+            return rms_coherence(self._given_dictionary(n_features))
+        return 1.0 / math.sqrt(n_features)
+
+    # ------------------------------------------------------------- training
+    def _fit(self, X, y=None):
+        X = self._validate_X(X, reset=not self._is_warm())
+        return self._train(as_csr_or_array(X))
+
+    def _build_module(self, X, generator, y=None):
+        weight = self._initial_atoms(X, generator)
+        if self.bias in ("auto", "learned"):
+            bias = auto_bias(X, self._auto_coherence(X.shape[1]))
+        elif self.bias == "support":
+            bias = auto_bias(X, self._auto_coherence(X.shape[1]),
+                             scale=support_bias_scale(weight.shape[0]))
+        else:
+            bias = float(self.bias)
+        return TiedReLUAutoencoder(weight, bias, learn_bias=self.bias == "learned")
+
+    def _module_from_attributes(self):
+        return TiedReLUAutoencoder(torch.from_numpy(self.components_), self.bias_,
+                                   learn_bias=self._fitted_structure["learned_bias"])
+
+    def _batch_loss(self, module, X_batch, y_batch):
+        return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
+
+    def _after_step(self, module):
+        if self.unit_norm_atoms:
+            module.normalize_atoms()
+        if isinstance(module.bias, torch.nn.Parameter):
+            module.bias.clamp_(min=0.0)
+
+    def _attributes_from_module(self, module):
+        return {"components_": to_numpy(module.weight), "bias_": float(module.bias.detach())}
+
+    # ------------------------------------------------------------ inference
+    def _codes(self, X):
+        """Codes of validated ``X`` (ndarray or sparse), in its dtype."""
+        W = self.components_.astype(X.dtype, copy=False)
+        codes = np.asarray(X @ W.T)
+        codes -= codes.dtype.type(self.bias_)
+        np.maximum(codes, 0, out=codes)
+        return codes
+
+    def transform(self, X):
+        """Sparse codes ``ReLU(X @ components_.T - bias_)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            Nonnegative, in the dtype of ``X``.
+        """
+        check_is_fitted(self)
+        return self._codes(self._validate_X(X, reset=False))
+
+    def inverse_transform(self, X):
+        """Signals from codes: ``codes @ components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        codes = check_array(X, dtype=(np.float64, np.float32))
+        n_components = self.components_.shape[0]
+        if codes.shape[1] != n_components:
+            raise ValueError(f"X has {codes.shape[1]} features, but inverse_transform expects "
+                             f"{n_components} codes per row.")
+        return codes @ self.components_.astype(codes.dtype, copy=False)
+
+    def score(self, X, y=None):
+        """Minus the mean squared reconstruction error ``||y - y_hat||^2`` per sample.
+
+        The training loss, negated so that higher is better (for
+        :class:`~sklearn.model_selection.GridSearchCV`).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        reconstruction = self._codes(X).astype(np.float64) @ self.components_.astype(np.float64)
+        if sp.issparse(X):
+            # ||y||^2 - 2 <y, y_hat> + ||y_hat||^2: X is never densified.
+            X = X.tocsr().astype(np.float64)
+            errors = (np.asarray(X.multiply(X).sum(axis=1)).ravel()
+                      - 2 * np.asarray(X.multiply(reconstruction).sum(axis=1)).ravel()
+                      + np.einsum("ij,ij->i", reconstruction, reconstruction))
+        else:
+            residual = X - reconstruction
+            errors = np.einsum("ij,ij->i", residual, residual)
+        return -float(np.mean(errors))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
