@@ -228,7 +228,7 @@ def make_nonnegative_sparse_code(n_samples=1000, n_features=60, n_components=120
     The dictionary ``A*`` has ``n_components`` (h) unit-norm atoms in
     ``R^n_features`` (n), drawn as normalised Gaussian vectors, so it is
     overcomplete when h > n and incoherent with high probability (pairwise
-    |cosines| of order ``sqrt(log h / n)``). Each code ``x*`` is nonnegative
+    absolute cosines of order ``sqrt(log h / n)``). Each code ``x*`` is nonnegative
     with exactly ``n_nonzero_coefs`` nonzeros (default ``round(h **
     support_exponent)``, the paper's support size h^p) at uniformly random
     positions, with values uniform in ``value_range`` = [a, b].

@@ -68,7 +68,7 @@ def auto_bias(X, coherence, scale=AUTO_BIAS_SCALE):
     ----------
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
     coherence : float
-        Typical |cosine| between distinct atoms.
+        Typical absolute cosine between distinct atoms.
     scale : float, default=AUTO_BIAS_SCALE
 
     Returns
@@ -124,7 +124,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
         The value used is ``bias_``.
     coherence : float in [0, 1] or None, default=None
-        Typical |cosine| ``mu`` between distinct atoms, for the string biases.
+        Typical absolute cosine ``mu`` between distinct atoms, for the string biases.
         If None: the root-mean-square coherence of ``dictionary`` when one
         is given, else ``1 / sqrt(n_features)``, that of random atoms.
     init : {"random", "data"}, default="random"

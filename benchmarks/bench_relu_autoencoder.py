@@ -1,0 +1,216 @@
+"""Dictionary recovery with the tied ReLU autoencoder vs scikit-learn's dictionary learning.
+
+Rangamani et al. (ISIT 2018) on data from their model (``make_nonnegative_sparse_code``:
+Gaussian unit-norm atoms, codes with round(h^0.3) nonzeros uniform in [1, 2]),
+6,000 samples per size. Three parts:
+
+1. ``recovery``: for each (n, h), ReLUDictionaryAutoencoder with default
+   settings vs ``DictionaryLearning(fit_algorithm="cd", positive_code=True,
+   max_iter=30)`` (default alpha = 1, and alpha = 0.1) and
+   ``MiniBatchDictionaryLearning(max_iter=50, fit_algorithm="cd", positive_code=True)``: dictionary recovery error (mean 1 - |cos| of matched
+   atoms), support precision / recall of the codes each method computes
+   (its own ``transform``, columns matched to the true atoms), fit wall time,
+   and ratios to DictionaryLearning.
+2. ``gradient``: the paper's Table 1: average column norm of the gradient of
+   the squared loss at W = A*^T + columnwise perturbations of norm delta, as h
+   grows (n = h / 2), bias ``"support"``; plot saved.
+3. ``landscape``: the loss along random directions around A* (the paper's
+   Figures 1, 3, 5); plot saved.
+
+    python benchmarks/bench_relu_autoencoder.py
+    python benchmarks/bench_relu_autoencoder.py --parts recovery --sizes 60x120 100x400
+
+Results go to ``benchmarks/results/relu_autoencoder.json`` and the two PNGs.
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import DictionaryLearning, MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
+
+from skunroll.datasets import make_nonnegative_sparse_code
+from skunroll.metrics import dictionary_recovery_error, support_precision_recall
+from skunroll.sparse_coding import (
+    ReLUDictionaryAutoencoder,
+    auto_bias,
+    relu_autoencoder_loss,
+    support_bias_scale,
+)
+
+RESULTS = Path(__file__).parent / "results"
+DEFAULT_SIZES = ["60x120", "50x100", "50x150", "50x200", "100x200", "100x300", "100x400",
+                 "200x400"]
+
+
+def timed(fit):
+    start = time.perf_counter()
+    model = fit()
+    return model, time.perf_counter() - start
+
+
+def scores(D, codes_true, dictionary, codes):
+    error, matching, _ = dictionary_recovery_error(D, dictionary, return_matching=True)
+    precision, recall = support_precision_recall(codes_true, codes[:, matching])
+    return {"error": error, "support_precision": precision, "support_recall": recall}
+
+
+def recovery(sizes, n_samples, seed):
+    # One small fit first, so torch's one-time start-up is not timed.
+    ReLUDictionaryAutoencoder(4, max_epochs=1, device="cpu").fit(np.ones((8, 4)))
+    rows = []
+    for size in sizes:
+        n, h = (int(v) for v in size.split("x"))
+        Y, D, codes = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
+        k = int((codes[0] > 0).sum())
+        row = {"n": n, "h": h, "k": k, "methods": {}}
+        methods = {
+            "relu_autoencoder": lambda: ReLUDictionaryAutoencoder(
+                h, device="cpu", random_state=seed).fit(Y),
+            "dictionary_learning": lambda: DictionaryLearning(
+                h, fit_algorithm="cd", positive_code=True, max_iter=30,
+                transform_algorithm="lasso_cd", random_state=seed).fit(Y),
+            # alpha = 0.1 instead of the default 1: less shrinkage of codes in [1, 2].
+            "dictionary_learning_alpha0.1": lambda: DictionaryLearning(
+                h, alpha=0.1, fit_algorithm="cd", positive_code=True, max_iter=30,
+                transform_algorithm="lasso_cd", random_state=seed).fit(Y),
+            "minibatch_dictionary_learning": lambda: MiniBatchDictionaryLearning(
+                h, max_iter=50, fit_algorithm="cd", positive_code=True,
+                transform_algorithm="lasso_cd", random_state=seed).fit(Y),
+        }
+        for name, fit in methods.items():
+            model, seconds = timed(fit)
+            result = scores(D, codes, model.components_, model.transform(Y))
+            result["fit_seconds"] = seconds
+            if name == "relu_autoencoder":
+                result["epochs"] = model.n_iter_
+                result["bias"] = model.bias_
+            row["methods"][name] = result
+            print(f"{n}x{h} k={k} {name}: error {result['error']:.4f}, support P/R "
+                  f"{result['support_precision']:.3f}/{result['support_recall']:.3f}, "
+                  f"{seconds:.1f}s", flush=True)
+        ours, dl = row["methods"]["relu_autoencoder"], row["methods"]["dictionary_learning"]
+        row["error_ratio_to_dl"] = ours["error"] / dl["error"]
+        row["time_ratio_to_dl"] = ours["fit_seconds"] / dl["fit_seconds"]
+        rows.append(row)
+    return rows
+
+
+def mean_gradient_column_norm(W, Y, bias):
+    W = W.clone().requires_grad_(True)
+    loss = relu_autoencoder_loss(W, Y, bias)
+    (grad,) = torch.autograd.grad(loss, W)
+    return float(grad.norm(dim=1).mean())
+
+
+def columnwise_perturbation(D, delta, generator):
+    noise = torch.randn(D.shape, generator=generator, dtype=D.dtype)
+    return D + delta * noise / noise.norm(dim=1, keepdim=True)
+
+
+def gradient(hs, deltas, n_samples, n_draws, seed):
+    rows = []
+    generator = torch.Generator().manual_seed(seed)
+    for h in hs:
+        n = h // 2
+        Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
+        bias = auto_bias(Y, 1 / np.sqrt(n), scale=support_bias_scale(h))
+        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
+        row = {"h": h, "n": n, "bias": bias,
+               "at_truth": mean_gradient_column_norm(Dt, Yt, bias)}
+        for delta in deltas:
+            norms = [mean_gradient_column_norm(columnwise_perturbation(Dt, delta, generator),
+                                               Yt, bias) for _ in range(n_draws)]
+            row[str(delta)] = float(np.mean(norms))
+        rows.append(row)
+        print(f"gradient h={h} n={n}: at A* {row['at_truth']:.4g}, "
+              + ", ".join(f"delta {d}: {row[str(d)]:.4g}" for d in deltas), flush=True)
+    return rows
+
+
+def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5):
+    curves = []
+    generator = torch.Generator().manual_seed(seed)
+    ts = np.linspace(-radius, radius, steps)
+    for size in sizes:
+        n, h = (int(v) for v in size.split("x"))
+        Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
+        bias = auto_bias(Y, 1 / np.sqrt(n))
+        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
+        for _ in range(n_directions):
+            direction = torch.randn(Dt.shape, generator=generator, dtype=Dt.dtype)
+            direction /= direction.norm(dim=1, keepdim=True)  # unit change per atom
+            losses = [float(relu_autoencoder_loss(Dt + t * direction, Yt, bias)) for t in ts]
+            curves.append({"size": size, "t": ts.tolist(), "loss": losses,
+                           "argmin_t": float(ts[int(np.argmin(losses))])})
+        worst = max(abs(c["argmin_t"]) for c in curves if c["size"] == size)
+        print(f"landscape {size}: largest |t| of a minimum along {n_directions} directions: "
+              f"{worst:.3f} (grid step {ts[1] - ts[0]:.3f})", flush=True)
+    return curves
+
+
+def plot(results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "gradient" in results:
+        rows = results["gradient"]
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        hs = [r["h"] for r in rows]
+        for key in [k for k in rows[0] if k not in ("h", "n", "bias")]:
+            label = "W = A*" if key == "at_truth" else f"delta = {key}"
+            ax.loglog(hs, [r[key] for r in rows], marker="o", label=label)
+        ax.set_xlabel("h (n = h / 2)")
+        ax.set_ylabel("mean column norm of the gradient")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "relu_autoencoder_gradient_norm.png", dpi=120)
+    if "landscape" in results:
+        sizes = sorted({c["size"] for c in results["landscape"]}, key=results["landscape_order"].index)
+        fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes), 3.5), squeeze=False)
+        for ax, size in zip(axes[0], sizes):
+            for curve in (c for c in results["landscape"] if c["size"] == size):
+                ax.plot(curve["t"], curve["loss"], lw=1)
+            ax.axvline(0, color="k", lw=0.5)
+            ax.set_title(f"n x h = {size}")
+            ax.set_xlabel("t (W = A* + t * direction)")
+        axes[0][0].set_ylabel("squared loss")
+        fig.tight_layout()
+        fig.savefig(RESULTS / "relu_autoencoder_loss_landscape.png", dpi=120)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", nargs="+", default=["recovery", "gradient", "landscape"])
+    parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="n x h pairs")
+    parser.add_argument("--n-samples", type=int, default=6000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gradient-h", nargs="+", type=int, default=[256, 512, 1024, 2048])
+    parser.add_argument("--deltas", nargs="+", type=float, default=[0.01, 0.02, 0.05, 0.1])
+    parser.add_argument("--landscape-sizes", nargs="+", default=["60x120", "256x512"])
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    torch.manual_seed(args.seed)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "relu_autoencoder.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    if "recovery" in args.parts:
+        results["recovery"] = recovery(args.sizes, args.n_samples, args.seed)
+    if "gradient" in args.parts:
+        results["gradient"] = gradient(args.gradient_h, args.deltas, args.n_samples, 5, args.seed)
+    if "landscape" in args.parts:
+        results["landscape"] = landscape(args.landscape_sizes, args.n_samples, 10, args.seed)
+        results["landscape_order"] = args.landscape_sizes
+    path.write_text(json.dumps(results, indent=1))
+    plot(results)
+
+
+if __name__ == "__main__":
+    main()
