@@ -7,18 +7,27 @@ Gaussian unit-norm atoms, codes with round(h^0.3) nonzeros uniform in [1, 2]),
 1. ``recovery``: for each (n, h), ReLUDictionaryAutoencoder with default
    settings vs ``DictionaryLearning(fit_algorithm="cd", positive_code=True,
    max_iter=30)`` (default alpha = 1, and alpha = 0.1) and
-   ``MiniBatchDictionaryLearning(max_iter=50, fit_algorithm="cd", positive_code=True)``: dictionary recovery error (mean 1 - |cos| of matched
+   ``MiniBatchDictionaryLearning(max_iter=50, fit_algorithm="cd",
+   positive_code=True)``: dictionary recovery error (mean 1 - |cos| of matched
    atoms), support precision / recall of the codes each method computes
    (its own ``transform``, columns matched to the true atoms), fit wall time,
    and ratios to DictionaryLearning.
 2. ``gradient``: the paper's Table 1: average column norm of the gradient of
-   the squared loss at W = A*^T + columnwise perturbations of norm delta, as h
-   grows (n = h / 2), bias ``"support"``; plot saved.
+   the squared loss at W = A*^T + columnwise perturbations of norm delta
+   (atoms renormalised), as h grows (n = h / 2), bias ``"support"``; both the
+   plain gradient and its part tangent to the unit sphere of each atom (what
+   the unit-norm training sees); plot saved.
 3. ``landscape``: the loss along random directions around A* (the paper's
    Figures 1, 3, 5); plot saved.
+4. ``support``: support recovery of the ReLU layer at W = A*^T with the
+   ``"auto"`` and ``"support"`` biases (exact support, precision, recall).
+5. ``bias``: recovery error after training from random atoms with
+   eps = c * sigma for several c (``"auto"`` is c = 1.5, ``"support"`` is
+   c = sqrt(2 ln h)) and with ``bias="learned"``.
 
     python benchmarks/bench_relu_autoencoder.py
-    python benchmarks/bench_relu_autoencoder.py --parts recovery --sizes 60x120 100x400
+    python benchmarks/bench_relu_autoencoder.py --parts recovery \
+        --sizes 60x120 100x400
 
 Results go to ``benchmarks/results/relu_autoencoder.json`` and the two PNGs.
 """
@@ -101,16 +110,20 @@ def recovery(sizes, n_samples, seed):
     return rows
 
 
-def mean_gradient_column_norm(W, Y, bias):
+def mean_gradient_column_norms(W, Y, bias):
+    """Mean atom-wise norm of the gradient, plain and tangent to the unit spheres."""
     W = W.clone().requires_grad_(True)
     loss = relu_autoencoder_loss(W, Y, bias)
     (grad,) = torch.autograd.grad(loss, W)
-    return float(grad.norm(dim=1).mean())
+    W = W.detach()
+    tangent = grad - (grad * W).sum(dim=1, keepdim=True) * W / (W * W).sum(dim=1, keepdim=True)
+    return float(grad.norm(dim=1).mean()), float(tangent.norm(dim=1).mean())
 
 
 def columnwise_perturbation(D, delta, generator):
     noise = torch.randn(D.shape, generator=generator, dtype=D.dtype)
-    return D + delta * noise / noise.norm(dim=1, keepdim=True)
+    W = D + delta * noise / noise.norm(dim=1, keepdim=True)
+    return W / W.norm(dim=1, keepdim=True)
 
 
 def gradient(hs, deltas, n_samples, n_draws, seed):
@@ -121,15 +134,19 @@ def gradient(hs, deltas, n_samples, n_draws, seed):
         Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
         bias = auto_bias(Y, 1 / np.sqrt(n), scale=support_bias_scale(h))
         Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
-        row = {"h": h, "n": n, "bias": bias,
-               "at_truth": mean_gradient_column_norm(Dt, Yt, bias)}
+        plain, tangent = mean_gradient_column_norms(Dt, Yt, bias)
+        row = {"h": h, "n": n, "bias": bias, "plain": {"at_truth": plain},
+               "tangent": {"at_truth": tangent}}
         for delta in deltas:
-            norms = [mean_gradient_column_norm(columnwise_perturbation(Dt, delta, generator),
-                                               Yt, bias) for _ in range(n_draws)]
-            row[str(delta)] = float(np.mean(norms))
+            norms = np.array([
+                mean_gradient_column_norms(columnwise_perturbation(Dt, delta, generator), Yt, bias)
+                for _ in range(n_draws)])
+            row["plain"][str(delta)], row["tangent"][str(delta)] = norms.mean(axis=0).tolist()
         rows.append(row)
-        print(f"gradient h={h} n={n}: at A* {row['at_truth']:.4g}, "
-              + ", ".join(f"delta {d}: {row[str(d)]:.4g}" for d in deltas), flush=True)
+        for kind in ("plain", "tangent"):
+            print(f"gradient ({kind}) h={h} n={n}: "
+                  + ", ".join(f"{key}: {value:.4g}" for key, value in row[kind].items()),
+                  flush=True)
     return rows
 
 
@@ -154,6 +171,44 @@ def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5):
     return curves
 
 
+def support(sizes, n_samples, seed):
+    rows = []
+    for size in sizes:
+        n, h = (int(v) for v in size.split("x"))
+        Y, D, codes = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
+        row = {"n": n, "h": h}
+        for bias in ("auto", "support"):
+            hidden = ReLUDictionaryAutoencoder(h, bias=bias, dictionary=D, max_epochs=0).fit(Y)
+            active = hidden.transform(Y) > 0
+            precision, recall = support_precision_recall(codes, active.astype(float))
+            row[bias] = {"exact": float(np.mean(np.all(active == (codes > 0), axis=1))),
+                         "precision": precision, "recall": recall}
+            print(f"support {size} bias {bias}: exact {row[bias]['exact']:.3f}, "
+                  f"precision {precision:.3f}, recall {recall:.3f}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def bias_sweep(sizes, n_samples, seed, scales=(1.0, 1.25, 1.5, 1.75, 2.0)):
+    rows = []
+    for size in sizes:
+        n, h = (int(v) for v in size.split("x"))
+        Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
+        sigma = auto_bias(Y, 1 / np.sqrt(n), scale=1.0)
+        settings = {f"{c:g} sigma": c * sigma for c in scales}
+        settings[f"support ({support_bias_scale(h):.2f} sigma)"] = "support"
+        settings["learned"] = "learned"
+        row = {"n": n, "h": h, "sigma": sigma, "errors": {}}
+        for name, bias in settings.items():
+            model = ReLUDictionaryAutoencoder(h, bias=bias, device="cpu",
+                                              random_state=seed).fit(Y)
+            row["errors"][name] = dictionary_recovery_error(D, model.components_)
+        rows.append(row)
+        print(f"bias {size}: " + ", ".join(f"{k}: {v:.4f}" for k, v in row["errors"].items()),
+              flush=True)
+    return rows
+
+
 def plot(results):
     import matplotlib
 
@@ -162,18 +217,20 @@ def plot(results):
 
     if "gradient" in results:
         rows = results["gradient"]
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
         hs = [r["h"] for r in rows]
-        for key in [k for k in rows[0] if k not in ("h", "n", "bias")]:
-            label = "W = A*" if key == "at_truth" else f"delta = {key}"
-            ax.loglog(hs, [r[key] for r in rows], marker="o", label=label)
-        ax.set_xlabel("h (n = h / 2)")
-        ax.set_ylabel("mean column norm of the gradient")
-        ax.legend(fontsize=8)
+        for ax, kind in zip(axes, ("plain", "tangent")):
+            for key in rows[0][kind]:
+                label = "W = A*" if key == "at_truth" else f"delta = {key}"
+                ax.loglog(hs, [r[kind][key] for r in rows], marker="o", label=label)
+            ax.set_xlabel("h (n = h / 2)")
+            ax.set_title(f"{kind} gradient")
+        axes[0].set_ylabel("mean column norm of the gradient")
+        axes[0].legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(RESULTS / "relu_autoencoder_gradient_norm.png", dpi=120)
     if "landscape" in results:
-        sizes = sorted({c["size"] for c in results["landscape"]}, key=results["landscape_order"].index)
+        sizes = results["landscape_order"]
         fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes), 3.5), squeeze=False)
         for ax, size in zip(axes[0], sizes):
             for curve in (c for c in results["landscape"] if c["size"] == size):
@@ -188,13 +245,18 @@ def plot(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", nargs="+", default=["recovery", "gradient", "landscape"])
+    parser.add_argument("--parts", nargs="+",
+                        default=["recovery", "gradient", "landscape", "support", "bias"])
     parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="n x h pairs")
     parser.add_argument("--n-samples", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gradient-h", nargs="+", type=int, default=[256, 512, 1024, 2048])
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.01, 0.02, 0.05, 0.1])
     parser.add_argument("--landscape-sizes", nargs="+", default=["60x120", "256x512"])
+    parser.add_argument("--support-sizes", nargs="+",
+                        default=["60x120", "200x400", "400x800", "1000x2000"])
+    parser.add_argument("--bias-sizes", nargs="+",
+                        default=["60x120", "50x200", "100x300", "200x400"])
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     torch.manual_seed(args.seed)
@@ -208,6 +270,10 @@ def main():
     if "landscape" in args.parts:
         results["landscape"] = landscape(args.landscape_sizes, args.n_samples, 10, args.seed)
         results["landscape_order"] = args.landscape_sizes
+    if "support" in args.parts:
+        results["support"] = support(args.support_sizes, 2000, args.seed)
+    if "bias" in args.parts:
+        results["bias"] = bias_sweep(args.bias_sizes, args.n_samples, args.seed)
     path.write_text(json.dumps(results, indent=1))
     plot(results)
 

@@ -67,8 +67,9 @@ print(f"learned atoms, bias 'auto': support precision {precision:.2f}, recall {r
 # are long enough (here 400-dimensional, 800 atoms).
 Y_big, atoms_big, codes_big = make_nonnegative_sparse_code(1000, 400, 800, random_state=0)
 for bias in ["auto", "support"]:
-    encoder = ReLUDictionaryAutoencoder(800, bias=bias, dictionary=atoms_big, max_epochs=1,
-                                        learning_rate=1e-12, early_stopping=False).fit(Y_big)
+    # max_epochs=0: no training, an encoder for the given dictionary.
+    encoder = ReLUDictionaryAutoencoder(800, bias=bias, dictionary=atoms_big,
+                                        max_epochs=0).fit(Y_big)
     hidden = encoder.transform(Y_big)
     exact = np.mean(np.all((hidden > 0) == (codes_big > 0), axis=1))
     precision, recall = support_precision_recall(codes_big, hidden)

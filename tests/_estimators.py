@@ -38,6 +38,8 @@ VARIANTS = {
     "DeepL0Encoder": [{"sparsity": "M", "M": 1}],
     # The untrained (gaussian) and the two-block (mixed-separate) code paths.
     "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"}],
+    # The trainable threshold and the start from training samples.
+    "ReLUDictionaryAutoencoder": [{"bias": "learned"}, {"init": "data"}],
 }
 
 
@@ -53,6 +55,10 @@ def estimator_id(estimator):
     variant = "-M" if getattr(estimator, "sparsity", None) == "M" else ""
     if getattr(estimator, "sketch", "learned") != "learned":
         variant += "-" + estimator.sketch
+    if getattr(estimator, "bias", None) == "learned":
+        variant += "-learned-bias"
+    if getattr(estimator, "init", None) == "data":
+        variant += "-data-init"
     return type(estimator).__name__ + variant
 
 

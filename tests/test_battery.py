@@ -128,7 +128,7 @@ def test_unfitted_use_raises(estimator):
 
 
 @pytest.mark.parametrize("params", [{"n_components": 0}, {"n_components": -3}, {"n_steps": 0},
-                                    {"max_epochs": 0}, {"batch_size": 0},
+                                    {"max_epochs": -1}, {"batch_size": 0},
                                     {"learning_rate": -1.0}, {"validation_fraction": 1.5}])
 def test_bad_parameters(estimator, params):
     params = {key: value for key, value in params.items() if key in estimator.get_params()}

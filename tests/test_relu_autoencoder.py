@@ -122,13 +122,29 @@ def test_string_biases_follow_their_formulas():
     assert auto_bias(sp.csr_matrix(Y), 0.1) == pytest.approx(auto_bias(Y, 0.1))
 
 
-def test_learned_bias_is_trained_and_stays_nonnegative():
+def test_learned_bias_is_trained_and_clamped_at_zero():
     Y, _, _ = small_model_data()
-    start = ReLUDictionaryAutoencoder(45, max_epochs=1, learning_rate=1e-12,
-                                      early_stopping=False, random_state=0).fit(Y).bias_
-    model = ReLUDictionaryAutoencoder(45, bias="learned", max_epochs=10, random_state=0).fit(Y)
-    assert model.bias_ >= 0
-    assert model.bias_ != pytest.approx(start, rel=1e-3)
+    start = ReLUDictionaryAutoencoder(45, max_epochs=0).fit(Y).bias_
+    short = ReLUDictionaryAutoencoder(45, bias="learned", max_epochs=3, random_state=0).fit(Y)
+    assert 0 < short.bias_ < start
+    # The reconstruction loss pushes the threshold below 0 (-0.05 unclamped here):
+    # the clamp holds it at 0.
+    model = ReLUDictionaryAutoencoder(45, bias="learned", learning_rate=0.05, max_epochs=40,
+                                      early_stopping=False, random_state=0).fit(Y)
+    assert model.bias_ == 0.0
+
+
+def test_fixed_bias_is_stored_in_float64():
+    Y, _, _ = small_model_data()
+    assert ReLUDictionaryAutoencoder(45, bias=0.1, max_epochs=1).fit(Y).bias_ == 0.1
+
+
+def test_max_epochs_zero_keeps_the_given_dictionary():
+    Y, D, _ = small_model_data()
+    model = ReLUDictionaryAutoencoder(bias="support", dictionary=2 * D, max_epochs=0).fit(Y)
+    np.testing.assert_allclose(model.components_, D, atol=1e-6)
+    assert model.n_iter_ == 0 and model.loss_curve_ == []
+    assert model.components_.shape == (45, 30)  # n_components taken from the dictionary
 
 
 # ------------------------------------------------- Theorem 3.1, small version
@@ -136,8 +152,7 @@ def test_support_bias_recovers_the_support_at_the_true_dictionary():
     # W = A*^T: with the "support" threshold every off-support unit is off and
     # every true unit on, for most samples (Theorem 3.1).
     Y, D, codes = make_nonnegative_sparse_code(1000, 400, 800, random_state=0)
-    model = ReLUDictionaryAutoencoder(800, bias="support", dictionary=D, max_epochs=1,
-                                      learning_rate=1e-12, early_stopping=False).fit(Y)
+    model = ReLUDictionaryAutoencoder(800, bias="support", dictionary=D, max_epochs=0).fit(Y)
     np.testing.assert_allclose(model.components_, D, atol=1e-6)
     hidden = model.transform(Y)
     exact = np.all((hidden > 0) == (codes > 0), axis=1)
@@ -150,8 +165,7 @@ def test_auto_bias_keeps_the_true_support_on():
     # The learning threshold trades precision for recall: every true unit on
     # for most samples, most other units off.
     Y, D, codes = make_nonnegative_sparse_code(1000, 200, 400, random_state=0)
-    model = ReLUDictionaryAutoencoder(400, dictionary=D, max_epochs=1, learning_rate=1e-12,
-                                      early_stopping=False).fit(Y)
+    model = ReLUDictionaryAutoencoder(400, dictionary=D, max_epochs=0).fit(Y)
     hidden = model.transform(Y)
     assert np.mean(np.all((hidden > 0) | (codes == 0), axis=1)) > 0.95
     false_on = np.sum((hidden > 0) & (codes == 0)) / np.sum(codes == 0)
@@ -182,15 +196,15 @@ def test_training_from_random_atoms_recovers_an_easy_dictionary():
     # 60 x 90, 3-sparse codes in [1, 2]: a random dictionary scores about 0.66.
     Y, D, _ = make_nonnegative_sparse_code(3000, 60, 90, n_nonzero_coefs=3, random_state=0)
     model = ReLUDictionaryAutoencoder(90, random_state=0).fit(Y)
-    assert dictionary_recovery_error(D, model.components_) < 0.05
+    # Measured 0.030 (seeds 1 and 2 of the model: 0.052, 0.045).
+    assert dictionary_recovery_error(D, model.components_) < 0.08
     assert model.loss_curve_[-1] < model.loss_curve_[0] / 2
 
 
 def test_init_from_data_starts_at_normalised_samples():
     Y, _, _ = small_model_data()
     Y[:5] = 0  # zero samples cannot give directions
-    model = ReLUDictionaryAutoencoder(45, init="data", max_epochs=1, learning_rate=1e-12,
-                                      early_stopping=False, random_state=0).fit(Y)
+    model = ReLUDictionaryAutoencoder(45, init="data", max_epochs=0, random_state=0).fit(Y)
     unit = Y[5:] / np.linalg.norm(Y[5:], axis=1, keepdims=True)
     # Every atom is one of the normalised samples (or random where a zero sample was drawn).
     best = np.max(model.components_ @ unit.T, axis=1)
@@ -211,8 +225,9 @@ def test_sparse_input_gives_the_same_fit_and_is_densified_a_batch_at_a_time(dens
     np.testing.assert_allclose(model.components_, dense.components_, atol=1e-5)
     densified_rows.clear()
     codes = model.transform(Y_sparse)
-    score = model.score(Y_sparse)
     assert not densified_rows
+    score = model.score(Y_sparse)
+    assert max(densified_rows) <= 1024  # score densifies chunks of rows
     np.testing.assert_allclose(codes, model.transform(Y), atol=1e-10)
     assert score == pytest.approx(model.score(Y), rel=1e-8)
 
@@ -232,10 +247,16 @@ def test_warm_start_continues_and_refuses_a_new_structure():
     first = model.components_.copy()
     model.fit(Y)
     assert model.n_iter_ == 4 and not np.allclose(model.components_, first)
-    model.set_params(bias="learned")
-    with pytest.raises(ValueError, match="warm_start"):
-        model.fit(Y)
-    assert model.n_iter_ == 4
+    for changed in ({"bias": "learned"}, {"bias": 0.05}, {"n_components": 20}):
+        model.set_params(**changed)
+        with pytest.raises(ValueError, match="warm_start"):
+            model.fit(Y)
+        assert model.n_iter_ == 4
+        model.set_params(bias="auto", n_components=45)
+    # None resolves to n_features: the same network.
+    model = ReLUDictionaryAutoencoder(max_epochs=1, warm_start=True, random_state=0).fit(Y)
+    model.set_params(n_components=30).fit(Y)
+    assert model.n_iter_ == 2
 
 
 def test_grid_search_over_the_number_of_atoms():
@@ -263,6 +284,7 @@ def test_bad_parameters_are_named_and_leave_no_fitted_state(params, error, match
     with pytest.raises(error, match=match):
         model.fit(Y)
     assert not hasattr(model, "components_")
+    assert not hasattr(model, "n_features_in_")
 
 
 def test_inverse_transform_checks_the_code_width():

@@ -121,6 +121,8 @@ class TiedReLUAutoencoder(nn.Module):
     def __init__(self, weight, bias, learn_bias=False):
         super().__init__()
         self.weight = nn.Parameter(weight.clone())
+        self.learn_bias = learn_bias
+        self.initial_bias = float(bias)
         bias = torch.as_tensor(float(bias), dtype=weight.dtype)
         if learn_bias:
             self.bias = nn.Parameter(bias)

@@ -7,13 +7,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_array
+from sklearn.utils import check_array, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._validation import as_csr_or_array
-from ._modules import TiedReLUAutoencoder
+from ..utils._device import torch_generator
+from ._modules import TiedReLUAutoencoder, relu_autoencoder_loss
 
 #: Multiple of the typical off-support pre-activation used by ``bias="auto"``.
 #: Chosen on the simulations of the user guide (n = 50..200, h = 2n..4n), as
@@ -138,6 +139,8 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     learning_rate : float, default=1e-2
     batch_size : int, default=256
     max_epochs : int, default=100
+        0 keeps the starting atoms without training: with ``dictionary``, an
+        encoder for a known dictionary.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the samples, stop when their loss
         has not improved for ``n_iter_no_change`` epochs and keep the best
@@ -193,7 +196,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     >>> from skunroll.datasets import make_nonnegative_sparse_code
     >>> from skunroll.metrics import dictionary_recovery_error
     >>> from skunroll.sparse_coding import ReLUDictionaryAutoencoder
-    >>> Y, D, codes = make_nonnegative_sparse_code(2000, 60, 120, random_state=0)
+    >>> Y, D, codes = make_nonnegative_sparse_code(4000, 60, 120, random_state=0)
     >>> model = ReLUDictionaryAutoencoder(n_components=120, random_state=0).fit(Y)
     >>> model.components_.shape
     (120, 60)
@@ -236,6 +239,8 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         "init": [StrOptions({"random", "data"})],
         "dictionary": ["array-like", None],
         "unit_norm_atoms": ["boolean"],
+        # 0: no training, the starting atoms are kept.
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
     }
 
     # ------------------------------------------------------------ helpers
@@ -244,10 +249,16 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                              dtype=(np.float64, np.float32), reset=reset)
 
     def _n_atoms(self, n_features):
-        return n_features if self.n_components is None else self.n_components
+        if self.n_components is not None:
+            return self.n_components
+        if self.dictionary is not None:
+            return len(self.dictionary)
+        return n_features
 
     def _structure(self):
-        return {"n_components": self.n_components, "learned_bias": self.bias == "learned"}
+        # A warm start keeps bias_, so it must keep the bias setting too.
+        return {"n_components": self._n_atoms(getattr(self, "n_features_in_", None)),
+                "bias": self.bias}
 
     @property
     def _n_features_out(self):
@@ -293,7 +304,15 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     # ------------------------------------------------------------- training
     def _fit(self, X, y=None):
         X = self._validate_X(X, reset=not self._is_warm())
-        return self._train(as_csr_or_array(X))
+        X = as_csr_or_array(X)
+        if self.max_epochs == 0:
+            # No training: an encoder with the starting atoms (e.g. a known dictionary).
+            if not self._is_warm():
+                generator, _ = torch_generator(self.random_state)
+                module = self._build_module(X, generator)
+                self._store_untrained(self._attributes_from_module(module))
+            return self
+        return self._train(X)
 
     def _build_module(self, X, generator, y=None):
         weight = self._initial_atoms(X, generator)
@@ -308,10 +327,10 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def _module_from_attributes(self):
         return TiedReLUAutoencoder(torch.from_numpy(self.components_), self.bias_,
-                                   learn_bias=self._fitted_structure["learned_bias"])
+                                   learn_bias=self._fitted_structure["bias"] == "learned")
 
     def _batch_loss(self, module, X_batch, y_batch):
-        return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
+        return relu_autoencoder_loss(module.weight, X_batch, module.bias)
 
     def _after_step(self, module):
         if self.unit_norm_atoms:
@@ -320,7 +339,9 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             module.bias.clamp_(min=0.0)
 
     def _attributes_from_module(self, module):
-        return {"components_": to_numpy(module.weight), "bias_": float(module.bias.detach())}
+        # A fixed threshold is stored as given (float64), not as the float32 buffer.
+        bias = float(module.bias.detach()) if module.learn_bias else module.initial_bias
+        return {"components_": to_numpy(module.weight), "bias_": bias}
 
     # ------------------------------------------------------------ inference
     def _codes(self, X):
@@ -370,7 +391,9 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         """Minus the mean squared reconstruction error ``||y - y_hat||^2`` per sample.
 
         The training loss, negated so that higher is better (for
-        :class:`~sklearn.model_selection.GridSearchCV`).
+        :class:`~sklearn.model_selection.GridSearchCV`). More atoms and a lower
+        threshold always score higher, so it cannot choose ``n_components``
+        or ``bias``; use it to compare other settings at a fixed size.
 
         Parameters
         ----------
@@ -383,18 +406,17 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         score : float
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        reconstruction = self._codes(X).astype(np.float64) @ self.components_.astype(np.float64)
-        if sp.issparse(X):
-            # ||y||^2 - 2 <y, y_hat> + ||y_hat||^2: X is never densified.
-            X = X.tocsr().astype(np.float64)
-            errors = (np.asarray(X.multiply(X).sum(axis=1)).ravel()
-                      - 2 * np.asarray(X.multiply(reconstruction).sum(axis=1)).ravel()
-                      + np.einsum("ij,ij->i", reconstruction, reconstruction))
-        else:
-            residual = X - reconstruction
-            errors = np.einsum("ij,ij->i", residual, residual)
-        return -float(np.mean(errors))
+        X = as_csr_or_array(self._validate_X(X, reset=False))
+        W = self.components_.astype(np.float64)
+        total = 0.0
+        # Chunks of rows keep the dense codes and residuals small (and X sparse).
+        for rows in gen_batches(X.shape[0], 1024):
+            chunk = X[rows]
+            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            chunk = chunk.astype(np.float64, copy=False)
+            residual = chunk - self._codes(chunk) @ W
+            total += float(np.einsum("ij,ij->", residual, residual))
+        return -total / X.shape[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
