@@ -12,13 +12,16 @@ scikit-learn compatible estimators trained with PyTorch:
   Sarlos-Clarkson-Woodruff low-rank approximation.
 - :class:`~skunroll.sparse_coding.ReLUDictionaryAutoencoder`: a tied-weight
   ReLU autoencoder that learns an overcomplete dictionary.
+- :class:`~skunroll.multilabel.CompressedLabelClassifier`: multi-label and
+  extreme multi-label classification through a compressed label space.
 """
 
 __version__ = "0.1.0.dev0"
 
 from .sensing import GaussianMeasurement, L1AEEncoder
+from .multilabel import CompressedLabelClassifier
 from .sketching import LearnedSketchLowRank
 from .sparse_coding import DeepL0Classifier, DeepL0Encoder, ReLUDictionaryAutoencoder
 
-__all__ = ["DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
+__all__ = ["CompressedLabelClassifier", "DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
            "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__"]

@@ -1,12 +1,12 @@
-"""Recovery metrics for compressed sensing and sparse coding."""
+"""Recovery metrics for compressed sensing and sparse coding, ranking metrics for XML."""
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length
 
 __all__ = ["dictionary_recovery_error", "exact_recovery_fraction", "excess_low_rank_error",
-           "normalized_code_error", "recovery_rmse", "squared_errors", "support_error",
-           "support_precision_recall"]
+           "ndcg_at_k", "normalized_code_error", "precision_at_k", "recovery_rmse",
+           "squared_errors", "support_error", "support_precision_recall"]
 
 #: The paper's exact-recovery threshold on ||x_hat - x||_2.
 EXACT_RECOVERY_TOL = 1e-10
@@ -318,3 +318,141 @@ def _is_factors(approximation, shape):
     U, s, Vt = (np.asarray(part) for part in approximation)
     return (U.ndim == 2 and s.ndim == 1 and Vt.ndim == 2 and U.shape[0] == shape[0]
             and Vt.shape[1] == shape[1] and U.shape[1] == s.shape[0] == Vt.shape[0])
+
+
+# ------------------------------------------------------------ ranking (XML)
+def _top_k_labels(y_score, k, chunk_size=1024):
+    """Indices of the ``k`` best-scored labels per row, best first, and how many are real.
+
+    Dense scores: ties go to the lower label index. Sparse scores: only
+    stored entries are ranked (missing ones count as -inf), so a row may
+    have fewer than ``k``; the returned ``counts`` say how many.
+    """
+    n_samples, n_labels = y_score.shape
+    k = min(k, n_labels)
+    top = np.zeros((n_samples, k), dtype=np.intp)
+    counts = np.full(n_samples, k)
+    if sp.issparse(y_score):
+        y_score = y_score.tocsr()
+        for i in range(n_samples):
+            start, end = y_score.indptr[i], y_score.indptr[i + 1]
+            columns, values = y_score.indices[start:end], y_score.data[start:end]
+            # Sort by score, then by column for ties.
+            order = np.lexsort((columns, -values))[:k]
+            top[i, : order.size] = columns[order]
+            counts[i] = order.size
+        return top, counts
+    for start in range(0, n_samples, chunk_size):
+        scores = y_score[start : start + chunk_size]
+        # Stable sort of -scores keeps the lower index first among ties.
+        if k < n_labels:
+            candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            # Include every label tied with the k-th score, then sort stably.
+            kth = np.take_along_axis(scores, candidates, axis=1).min(axis=1, keepdims=True)
+            order = np.argsort(-np.where(scores >= kth, scores, -np.inf), axis=1,
+                               kind="stable")[:, :k]
+        else:
+            order = np.argsort(-scores, axis=1, kind="stable")
+        top[start : start + chunk_size] = order
+    return top, counts
+
+
+def _check_ranking(y_true, y_score, k):
+    if not (isinstance(k, (int, np.integer)) and k >= 1):
+        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    y_true = check_array(y_true, accept_sparse="csr", dtype=None)
+    y_score = check_array(y_score, accept_sparse="csr", dtype=np.float64)
+    check_consistent_length(y_true, y_score)
+    if y_true.shape[1] != y_score.shape[1]:
+        raise ValueError(
+            f"y_true has {y_true.shape[1]} labels but y_score has {y_score.shape[1]}."
+        )
+    values = y_true.data if sp.issparse(y_true) else y_true
+    if not np.all(np.isin(values, (0, 1))):
+        raise ValueError("y_true must be a 0/1 label indicator matrix.")
+    return sp.csr_matrix(y_true, dtype=np.float64), y_score
+
+
+def _hits(y_true, top, counts):
+    """0/1 matrix: is the j-th ranked label of row i relevant (0 past ``counts``)."""
+    rows = np.repeat(np.arange(top.shape[0]), top.shape[1])
+    hits = np.asarray(y_true[rows, top.ravel()]).reshape(top.shape)
+    hits[np.arange(top.shape[1])[None, :] >= counts[:, None]] = 0
+    return hits
+
+
+def precision_at_k(y_true, y_score, *, k=5):
+    """Precision@k as the extreme multi-label literature defines it.
+
+    ``P@k = (1 / k) * |top-k(y_score) ∩ labels(y_true)|``, averaged over
+    samples; always divided by ``k`` (a sample with fewer than ``k`` true
+    labels cannot reach 1), as in the Extreme Classification Repository.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        0/1 label indicator matrix.
+    y_score : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Label scores (higher is better), e.g. ``decision_function``. Dense
+        ties go to the lower label index; in a sparse matrix only stored
+        entries are ranked.
+    k : int, default=5
+
+    Returns
+    -------
+    precision : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunroll.metrics import precision_at_k
+    >>> y_true = np.array([[1, 0, 1, 0], [0, 1, 0, 0]])
+    >>> y_score = np.array([[0.9, 0.8, 0.1, 0.0], [0.2, 0.7, 0.3, 0.1]])
+    >>> precision_at_k(y_true, y_score, k=1), precision_at_k(y_true, y_score, k=2)
+    (1.0, 0.5)
+
+    With :func:`sklearn.metrics.make_scorer`, for
+    :class:`~sklearn.model_selection.GridSearchCV`::
+
+        make_scorer(precision_at_k, response_method="decision_function", k=5)
+    """
+    y_true, y_score = _check_ranking(y_true, y_score, k)
+    top, counts = _top_k_labels(y_score, k)
+    return float(_hits(y_true, top, counts).sum(axis=1).mean() / k)
+
+
+def ndcg_at_k(y_true, y_score, *, k=5):
+    """nDCG@k as the extreme multi-label literature defines it (binary relevance).
+
+    ``DCG@k = sum_{r=1..k} y_{(r)} / log2(r + 1)`` over the labels ranked by
+    ``y_score``, divided by the ideal ``sum_{r=1..min(k, |y|)} 1 / log2(r + 1)``;
+    averaged over samples. A sample without labels scores 0.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        0/1 label indicator matrix.
+    y_score : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Label scores (higher is better); ties and sparse scores as in
+        :func:`precision_at_k`.
+    k : int, default=5
+
+    Returns
+    -------
+    ndcg : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunroll.metrics import ndcg_at_k
+    >>> y_true = np.array([[0, 1, 1]])
+    >>> round(ndcg_at_k(y_true, np.array([[0.9, 0.8, 0.1]]), k=2), 4)
+    0.3869
+    """
+    y_true, y_score = _check_ranking(y_true, y_score, k)
+    top, counts = _top_k_labels(y_score, k)
+    discounts = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+    dcg = _hits(y_true, top, counts) @ discounts
+    n_relevant = np.minimum(np.diff(y_true.indptr), top.shape[1])
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[n_relevant]
+    return float(np.mean(np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1), 0.0)))

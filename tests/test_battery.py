@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.base import OneToOneFeatureMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (
     check_global_output_transform_pandas,
@@ -33,8 +33,10 @@ def fit(estimator, X):
 
 
 def output(estimator, X):
-    """What a fitted estimator gives for X: transform, or class probabilities."""
-    return estimator.transform(X) if hasattr(estimator, "transform") else estimator.predict_proba(X)
+    """What a fitted estimator gives for X: transform, class probabilities or scores."""
+    for method in ("transform", "predict_proba", "decision_function"):
+        if hasattr(estimator, method):
+            return getattr(estimator, method)(X)
 
 
 def _fitted_state(estimator):
@@ -46,6 +48,8 @@ def _assert_same_state(before, after):
     for key, value in before.items():
         if isinstance(value, dict):
             _assert_same_state(value, after[key])
+        elif isinstance(value, BaseEstimator):  # fitted parts of a meta-estimator
+            _assert_same_state(_fitted_state(value), _fitted_state(after[key]))
         elif sp.issparse(value):
             np.testing.assert_array_equal(value.toarray(), after[key].toarray(), err_msg=key)
         elif isinstance(value, (np.ndarray, list, tuple)):
@@ -170,8 +174,10 @@ def test_pickle_round_trip_gives_identical_transform(estimator):
 
 def test_same_random_state_same_result(estimator):
     X = make_data()
-    first = fit(clone(estimator).set_params(random_state=7), X)
-    second = fit(clone(estimator).set_params(random_state=7), X)
+    # A meta-estimator without random_state is seeded through its parts.
+    seed = {"random_state": 7} if "random_state" in estimator.get_params() else {}
+    first = fit(clone(estimator).set_params(**seed), X)
+    second = fit(clone(estimator).set_params(**seed), X)
     _assert_same_state(_fitted_state(first), _fitted_state(second))
     np.testing.assert_array_equal(output(first, X), output(second, X))
 

@@ -24,3 +24,13 @@ def test_video_frames_and_faces_load_as_matrix_collections():
     assert 0 <= frames.min() and frames.max() <= 255
     faces = load_face_matrices()
     assert faces.shape == (200, 25, 25)
+
+
+def test_yeast_loads_as_a_label_matrix():
+    pytest.importorskip("river", reason="needs the optional benchmarks extra")
+    from skunroll.datasets import load_yeast
+
+    X, Y = load_yeast()
+    assert X.shape == (2417, 103) and Y.shape == (2417, 14)
+    assert set(np.unique(Y)) == {0, 1}
+    assert 4.0 < Y.sum(axis=1).mean() < 4.5  # about 4.2 labels per gene

@@ -1,0 +1,113 @@
+"""Multi-label data: the Extreme Classification Repository format and Yeast."""
+
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float64):
+    """Read a data file in the Extreme Classification Repository's text format.
+
+    The format (used by EURLex-4K, Wiki10-31K, Amazon-670K, ...): a header
+    line ``n_samples n_features n_labels``, then one line per sample,
+    ``l1,l2,... f:v f:v ...``, with 0-based label and feature indices; a
+    sample without labels starts with a space. The files are downloaded from
+    the repository (http://manikvarma.org/downloads/XC/XMLRepository.html)
+    by the user; this reader needs no network.
+
+    Parameters
+    ----------
+    path : str or path-like
+    n_features, n_labels : int, default=None
+        Override the header's counts (e.g. to read a test file with the
+        training file's sizes); they must not be smaller than an index used.
+    dtype : dtype, default=np.float64
+        dtype of ``X``.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+    Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels), int8, 0/1
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from skunroll.datasets import load_xml_repository
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("2 4 3\\n0,2 0:0.5 3:1.0\\n 1:2.0\\n")
+    >>> X, Y = load_xml_repository(path)
+    >>> X.toarray().tolist(), Y.toarray().tolist()
+    ([[0.5, 0.0, 0.0, 1.0], [0.0, 2.0, 0.0, 0.0]], [[1, 0, 1], [0, 0, 0]])
+    """
+    path = os.fspath(path)
+    with open(path) as handle:
+        header = handle.readline().split()
+        if len(header) != 3 or not all(token.isdigit() for token in header):
+            raise ValueError(
+                f"{path}: the first line must be 'n_samples n_features n_labels'; got "
+                f"{' '.join(header)!r}."
+            )
+        n_samples, header_features, header_labels = (int(token) for token in header)
+        x_rows, x_cols, x_vals, y_rows, y_cols = [], [], [], [], []
+        row = -1
+        for line_number, line in enumerate(handle, start=2):
+            if not line.strip():
+                continue
+            row += 1
+            tokens = line.rstrip("\n").split(" ")
+            labels, features = tokens[0], [t for t in tokens[1:] if t]
+            if ":" in labels:  # no labels and no leading space
+                labels, features = "", [labels] + features
+            try:
+                for label in filter(None, labels.split(",")):
+                    y_rows.append(row)
+                    y_cols.append(int(label))
+                for feature in features:
+                    index, value = feature.split(":")
+                    x_rows.append(row)
+                    x_cols.append(int(index))
+                    x_vals.append(float(value))
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {line_number}: cannot parse {line.strip()!r}.") from exc
+    n_read = row + 1
+    if n_read != n_samples:
+        raise ValueError(f"{path}: the header announces {n_samples} samples but {n_read} were read.")
+    n_features = header_features if n_features is None else n_features
+    n_labels = header_labels if n_labels is None else n_labels
+    for name, indices, size in (("feature", x_cols, n_features), ("label", y_cols, n_labels)):
+        if indices and (max(indices) >= size or min(indices) < 0):
+            raise ValueError(f"{path}: a {name} index is outside [0, {size}).")
+    X = sp.csr_matrix((np.asarray(x_vals, dtype=dtype), (x_rows, x_cols)),
+                      shape=(n_samples, n_features))
+    Y = sp.csr_matrix((np.ones(len(y_rows), dtype=np.int8), (y_rows, y_cols)),
+                      shape=(n_samples, n_labels))
+    X.sum_duplicates()
+    Y.sum_duplicates()
+    Y.data[:] = 1  # a label listed twice is still one label
+    return X, Y
+
+
+def load_yeast():
+    """The Yeast multi-label data set (MULAN): 2,417 genes, 103 features, 14 labels.
+
+    Bundled with the ``river`` package (optional ``benchmarks`` extra); no
+    download.
+
+    Returns
+    -------
+    X : ndarray of shape (2417, 103)
+    Y : ndarray of shape (2417, 14), int8, 0/1
+    """
+    try:
+        from river.datasets import Yeast
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise ImportError("load_yeast needs 'river': pip install 'skunroll[benchmarks]'") from exc
+    rows = list(Yeast())
+    feature_names = list(rows[0][0])
+    label_names = list(rows[0][1])
+    X = np.array([[features[name] for name in feature_names] for features, _ in rows])
+    Y = np.array([[bool(labels[name]) for name in label_names] for _, labels in rows],
+                 dtype=np.int8)
+    return X, Y

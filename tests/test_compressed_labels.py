@@ -1,0 +1,281 @@
+"""CompressedLabelClassifier, the XML ranking metrics and the XML repository reader."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_multilabel_classification
+from sklearn.decomposition import TruncatedSVD
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import GridSearchCV
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MultiLabelBinarizer, normalize
+
+from skunroll.datasets import load_xml_repository
+from skunroll.exceptions import DecodingWarning
+from skunroll.metrics import ndcg_at_k, precision_at_k
+from skunroll.multilabel import CompressedLabelClassifier
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def multilabel_data(seed=0, n_labels=100):
+    X, Y = make_multilabel_classification(1200, n_features=300, n_classes=n_labels, n_labels=3,
+                                          length=400, random_state=seed)
+    X = normalize(X.astype(float))
+    return X[:1000], X[1000:], Y[:1000], Y[1000:]
+
+
+def l1ae(m=20, **params):
+    params = {"max_epochs": 20, "device": "cpu", "random_state": 0, **params}
+    return L1AEEncoder(n_components=m, **params)
+
+
+# ------------------------------------------------------------------ metrics
+def test_precision_and_ndcg_at_k_by_hand():
+    y_true = np.array([[1, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]])
+    y_score = np.array([[0.9, 0.8, 0.7, 0.0, 0.1],
+                        [0.1, 0.2, 0.3, 0.4, 0.5],
+                        [0.5, 0.4, 0.3, 0.2, 0.1]])
+    # Row 0: top-3 = 0, 1, 2 -> 2 hits; row 1: top-3 = 4, 3, 2 -> 1 hit; row 2: none.
+    assert precision_at_k(y_true, y_score, k=1) == pytest.approx(1 / 3)
+    assert precision_at_k(y_true, y_score, k=3) == pytest.approx((2 + 1 + 0) / 9)
+    d = 1 / np.log2(np.arange(2, 5))
+    row0 = (d[0] + d[2]) / (d[0] + d[1])
+    row1 = d[1] / d[0]
+    assert ndcg_at_k(y_true, y_score, k=3) == pytest.approx((row0 + row1 + 0) / 3)
+    # Sparse inputs give the same values; ties go to the lower index.
+    assert precision_at_k(sp.csr_matrix(y_true), sp.csr_matrix(y_score), k=3) == pytest.approx(
+        precision_at_k(y_true, y_score, k=3))
+    assert precision_at_k([[0, 1]], [[0.5, 0.5]], k=1) == 0.0
+    # In a sparse score matrix only stored scores are ranked.
+    assert precision_at_k([[0, 1, 1]], sp.csr_matrix([[0.0, 0.2, 0.0]]), k=2) == 0.5
+
+
+def test_ranking_metrics_reject_bad_input():
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        precision_at_k([[1, 0]], [[0.1, 0.2]], k=0)
+    with pytest.raises(ValueError, match="0/1"):
+        precision_at_k([[2, 0]], [[0.1, 0.2]], k=1)
+    with pytest.raises(ValueError, match="labels"):
+        ndcg_at_k([[1, 0]], [[0.1, 0.2, 0.3]], k=1)
+
+
+# ------------------------------------------------------------- the model
+def test_precision_near_one_vs_rest_and_learned_at_least_gaussian():
+    # 100 labels (about 3 per sample), 1000 training samples, m = 20 (5x
+    # compression); means over three data sets. Measured: learned P@1 0.313,
+    # P@5 0.161; Gaussian 0.288, 0.144; one-vs-rest logistic regression 0.470,
+    # 0.304; chance 0.03.
+    results = {"learned": [], "gaussian": [], "ovr": []}
+    for seed in range(3):
+        X_train, X_test, Y_train, Y_test = multilabel_data(seed)
+        scores = {
+            "learned": CompressedLabelClassifier(l1ae()).fit(X_train, Y_train)
+            .decision_function(X_test),
+            "gaussian": CompressedLabelClassifier(GaussianMeasurement(20, random_state=0))
+            .fit(X_train, Y_train).decision_function(X_test),
+            "ovr": OneVsRestClassifier(LogisticRegression(C=10, solver="liblinear"))
+            .fit(X_train, Y_train).decision_function(X_test),
+        }
+        for name, score in scores.items():
+            results[name].append([precision_at_k(Y_test, score, k=1),
+                                  precision_at_k(Y_test, score, k=5)])
+    learned, gaussian, ovr = (np.mean(results[name], axis=0)
+                              for name in ("learned", "gaussian", "ovr"))
+    assert learned[0] > 5 * 0.03 and learned[1] > 4 * 0.03  # far above chance
+    assert learned[0] >= 0.5 * ovr[0] and learned[1] >= 0.4 * ovr[1]
+    assert learned[0] >= gaussian[0] and learned[1] >= gaussian[1]
+
+
+def test_exact_embeddings_decode_to_the_true_labels():
+    # Features = the labels themselves: Ridge predicts A y (almost) exactly, and
+    # the l1-min-pos decoder recovers the sparse label vectors.
+    rng = np.random.RandomState(0)
+    Y = np.zeros((300, 60), dtype=int)
+    for row in Y:
+        row[rng.choice(60, 2, replace=False)] = 1
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0),
+                                    regressor=Ridge(alpha=1e-8), top_k=2).fit(Y, Y)
+    np.testing.assert_array_equal(clf.predict(Y), Y)
+    assert precision_at_k(Y, clf.decision_function(Y), k=2) == 1.0
+
+
+def test_linear_decoder_is_the_transposed_measurement():
+    X_train, X_test, Y_train, _ = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0),
+                                    decoder="linear").fit(X_train, Y_train)
+    expected = clf.regressor_.predict(X_test) @ clf.encoder_.components_
+    np.testing.assert_allclose(clf.decision_function(X_test), expected)
+
+
+@pytest.mark.parametrize("decoder", ["l1-min-pos", "l1-min", "unrolled", "linear"])
+def test_every_decoder_of_the_learned_encoder_ranks_well(decoder):
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecodingWarning)
+        clf = CompressedLabelClassifier(l1ae(), decoder=decoder).fit(X_train, Y_train)
+        scores = clf.decision_function(X_test)
+    assert scores.shape == Y_test.shape
+    assert precision_at_k(Y_test, scores, k=1) > 0.15  # chance: 0.03
+
+
+def test_other_encoders_work_pca_like():
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    for decoder in ("auto", "linear"):
+        clf = CompressedLabelClassifier(TruncatedSVD(20, random_state=0), decoder=decoder)
+        scores = clf.fit(X_train, Y_train).decision_function(X_test)
+        assert precision_at_k(Y_test, scores, k=1) > 0.15
+
+
+def test_infeasible_embeddings_fall_back_to_the_linear_scores():
+    X_train, X_test, Y_train, _ = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0)).fit(X_train, Y_train)
+    # With a nonnegative A, a negative embedding is not A x for any x >= 0.
+    clf.encoder_.components_ = np.abs(clf.encoder_.components_)
+    impossible = -clf.encoder_.transform(Y_train[:3].astype(float))
+    with pytest.warns(DecodingWarning, match="linear decoder"):
+        scores = clf._decode(impossible)
+    np.testing.assert_allclose(scores, impossible @ clf.encoder_.components_)
+
+
+def test_sparse_labels_give_sparse_predictions_and_scores():
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",
+                                    top_k=3)
+    clf.fit(sp.csr_matrix(X_train), sp.csr_matrix(Y_train))
+    predicted = clf.predict(sp.csr_matrix(X_test))
+    assert sp.issparse(predicted) and predicted.shape == Y_test.shape
+    np.testing.assert_array_equal(np.diff(predicted.indptr), 3)
+    scores = clf.decision_function(X_test)
+    assert sp.issparse(scores) and np.all(np.diff(scores.indptr) == 100)
+    dense = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",
+                                      top_k=3).fit(X_train, Y_train)
+    assert isinstance(dense.predict(X_test), np.ndarray)
+    # The sparse top-100 scores rank the top labels as the dense ones do.
+    assert precision_at_k(Y_test, scores, k=5) == pytest.approx(
+        precision_at_k(Y_test, dense.decision_function(X_test), k=5))
+
+
+def test_threshold_instead_of_top_k():
+    X_train, X_test, Y_train, _ = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",
+                                    threshold=0.2).fit(X_train, Y_train)
+    np.testing.assert_array_equal(clf.predict(X_test),
+                                  (clf.decision_function(X_test) >= 0.2).astype(int))
+
+
+def test_one_dimensional_targets_are_classes():
+    X_train, X_test, Y_train, _ = multilabel_data()
+    y = np.array(["a", "b", "c"])[Y_train[:, :3].argmax(axis=1)]
+    clf = CompressedLabelClassifier(GaussianMeasurement(2, random_state=0)).fit(X_train, y)
+    assert set(clf.predict(X_test)) <= {"a", "b", "c"}
+    assert clf.decision_function(X_test).shape == (len(X_test), 3)
+
+
+def test_pipeline_with_a_text_vectorizer():
+    topics = {
+        "sports": "match goal team score player league coach season win",
+        "science": "experiment theory data physics lab research energy atom",
+        "politics": "election vote party policy government law senate debate",
+        "food": "recipe cook taste flavor dinner bake kitchen spice",
+    }
+    rng = np.random.RandomState(0)
+    docs, tags = [], []
+    for _ in range(240):
+        chosen = list(rng.choice(sorted(topics), size=rng.randint(1, 3), replace=False))
+        words = sum((topics[t].split() for t in chosen), [])
+        docs.append(" ".join(rng.choice(words, size=12)))
+        tags.append(chosen)
+    Y = MultiLabelBinarizer(classes=sorted(topics)).fit_transform(tags)
+    pipeline = Pipeline([
+        ("tfidf", TfidfVectorizer()),
+        ("clf", CompressedLabelClassifier(GaussianMeasurement(3, random_state=0), top_k=1)),
+    ]).fit(docs[:200], Y[:200])
+    scores = pipeline.decision_function(docs[200:])
+    assert precision_at_k(Y[200:], scores, k=1) > 0.8
+    assert pipeline.predict(["the team won the match with a late goal"]).tolist() == [[0, 0, 0, 1]]
+
+
+def test_grid_search_over_encoder_parameters_with_a_precision_scorer():
+    X_train, _, Y_train, _ = multilabel_data()
+    scorer = make_scorer(precision_at_k, response_method="decision_function", k=1)
+    search = GridSearchCV(
+        CompressedLabelClassifier(l1ae(max_epochs=3), decoder="linear"),
+        {"encoder__n_components": [5, 20], "encoder__n_steps": [5, 10]},
+        scoring=scorer, cv=2,
+    ).fit(X_train, Y_train)
+    assert search.best_params_["encoder__n_components"] == 20
+    assert set(search.cv_results_["params"][0]) == {"encoder__n_components", "encoder__n_steps"}
+
+
+@pytest.mark.parametrize(
+    "params, y, match",
+    [
+        ({}, np.full((5, 3), 2), "0/1"),
+        ({"decoder": "l1-min"}, None, "decoder='l1-min' needs an encoder with a 'decoder'"),
+        ({"decoder": "linear"}, None, "components_"),
+    ],
+)
+def test_bad_setups_are_named_and_leave_no_fitted_state(params, y, match):
+    X_train, _, Y_train, _ = multilabel_data()
+    encoder = (TruncatedSVD(5) if params.get("decoder") == "l1-min"
+               else _NoComponents() if params.get("decoder") == "linear"
+               else GaussianMeasurement(2))
+    clf = CompressedLabelClassifier(encoder, **params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X_train[:5] if y is not None else X_train, Y_train if y is None else y)
+    assert not hasattr(clf, "encoder_") and not hasattr(clf, "n_features_in_")
+
+
+class _NoComponents(TruncatedSVD):
+    """An encoder without ``components_`` after fit."""
+
+    def fit(self, X, y=None):
+        super().fit(X)
+        self.saved_ = self.components_
+        del self.components_
+        return self
+
+    def transform(self, X):
+        return X @ self.saved_.T
+
+
+# ------------------------------------------------------- repository reader
+def test_load_xml_repository_reads_the_format(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text("3 5 4\n0,3 0:1.5 4:2\n 2:0.5\n1 1:1 1:1\n")
+    X, Y = load_xml_repository(path)
+    np.testing.assert_array_equal(X.toarray(), [[1.5, 0, 0, 0, 2], [0, 0, 0.5, 0, 0],
+                                                [0, 2, 0, 0, 0]])
+    np.testing.assert_array_equal(Y.toarray(), [[1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]])
+    X, Y = load_xml_repository(path, n_features=7, n_labels=6)
+    assert X.shape == (3, 7) and Y.shape == (3, 6)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("3 5\n", "first line"),
+        ("2 5 4\n0 0:1\n", "announces 2 samples but 1"),
+        ("1 5 4\n0 9:1\n", "feature index"),
+        ("1 5 4\n7 0:1\n", "label index"),
+        ("1 5 4\n0 0=1\n", "line 2"),
+    ],
+)
+def test_load_xml_repository_names_bad_files(tmp_path, text, match):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_xml_repository(path)
