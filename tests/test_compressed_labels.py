@@ -168,6 +168,13 @@ def test_sparse_labels_give_sparse_predictions_and_scores():
         precision_at_k(Y_test, dense.decision_function(X_test), k=5))
 
 
+def test_score_is_precision_at_top_k_for_label_matrices():
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",
+                                    top_k=3).fit(X_train, Y_train)
+    assert clf.score(X_test, Y_test) == precision_at_k(Y_test, clf.decision_function(X_test), k=3)
+
+
 def test_threshold_instead_of_top_k():
     X_train, X_test, Y_train, _ = multilabel_data()
     clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",

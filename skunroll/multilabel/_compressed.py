@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import DecodingWarning
-from ..metrics import _top_k_labels
+from ..metrics import _top_k_labels, precision_at_k
 from ..sensing import L1AEEncoder
 from ..utils._validation import atomic_fit
 
@@ -299,6 +299,32 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         labels = sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, top.ravel()[keep])),
                                shape=(n_samples, self.n_labels_))
         return labels if self.sparse_output_ else labels.toarray()
+
+    def score(self, X, y, sample_weight=None):
+        """Precision@``top_k`` for a label matrix; accuracy for 1-D targets.
+
+        Subset accuracy (scikit-learn's default for multi-label classifiers)
+        is almost always 0 with many labels, so a label matrix is scored by
+        :func:`~skunroll.metrics.precision_at_k` with ``k = top_k`` on the
+        scores of :meth:`decision_function`, as the XML literature does.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels), or (n_samples,)
+        sample_weight : None
+            Not supported for label matrices (must be None there).
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        if self._one_hot:
+            return super().score(X, y, sample_weight=sample_weight)
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported when scoring a label matrix.")
+        return precision_at_k(y, self.decision_function(X), k=self.top_k)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
