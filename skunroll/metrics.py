@@ -321,11 +321,12 @@ def _is_factors(approximation, shape):
 
 
 # ------------------------------------------------------------ ranking (XML)
-def _top_k_labels(y_score, k, chunk_size=1024):
+def _top_k_labels(y_score, k, chunk_size=None):
     """Indices of the ``k`` best-scored labels per row, best first, and how many are real.
 
-    Dense scores: ties go to the lower label index. Sparse scores: only
-    stored entries are ranked (missing ones count as -inf), so a row may
+    Dense scores: ties go to the lower label index; memory is a few bytes per
+    score of a chunk of rows, never a full sort of the rows. Sparse scores:
+    only stored entries are ranked (missing ones count as -inf), so a row may
     have fewer than ``k``; the returned ``counts`` say how many.
     """
     n_samples, n_labels = y_score.shape
@@ -342,23 +343,33 @@ def _top_k_labels(y_score, k, chunk_size=1024):
             top[i, : order.size] = columns[order]
             counts[i] = order.size
         return top, counts
+    if chunk_size is None:
+        chunk_size = max(1, min(1024, 2**24 // max(n_labels, 1)))
     for start in range(0, n_samples, chunk_size):
-        scores = y_score[start : start + chunk_size]
-        # Stable sort of -scores keeps the lower index first among ties.
-        if k < n_labels:
-            candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            # Include every label tied with the k-th score, then sort stably.
-            kth = np.take_along_axis(scores, candidates, axis=1).min(axis=1, keepdims=True)
-            order = np.argsort(-np.where(scores >= kth, scores, -np.inf), axis=1,
-                               kind="stable")[:, :k]
-        else:
-            order = np.argsort(-scores, axis=1, kind="stable")
-        top[start : start + chunk_size] = order
+        top[start : start + chunk_size] = _dense_top_k(y_score[start : start + chunk_size], k)
     return top, counts
 
 
+def _dense_top_k(scores, k):
+    """Top-``k`` columns per row of a dense block, best first, ties to the lower index."""
+    n_rows, n_labels = scores.shape
+    if k < n_labels:
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+        above = scores > kth
+        # Fill the places left after the strictly larger scores with the first ties.
+        room = k - above.sum(axis=1, keepdims=True)
+        tied = scores == kth
+        chosen = above | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= room))
+        columns = np.nonzero(chosen)[1].reshape(n_rows, k)  # ascending within a row
+    else:
+        columns = np.broadcast_to(np.arange(n_labels), (n_rows, n_labels))
+    values = np.take_along_axis(scores, columns, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")  # ties keep the lower index first
+    return np.take_along_axis(columns, order, axis=1)
+
+
 def _check_ranking(y_true, y_score, k):
-    if not (isinstance(k, (int, np.integer)) and k >= 1):
+    if isinstance(k, bool) or not (isinstance(k, (int, np.integer)) and k >= 1):
         raise ValueError(f"k must be a positive integer; got {k!r}.")
     y_true = check_array(y_true, accept_sparse="csr", dtype=None)
     y_score = check_array(y_score, accept_sparse="csr", dtype=np.float64)
@@ -370,7 +381,9 @@ def _check_ranking(y_true, y_score, k):
     values = y_true.data if sp.issparse(y_true) else y_true
     if not np.all(np.isin(values, (0, 1))):
         raise ValueError("y_true must be a 0/1 label indicator matrix.")
-    return sp.csr_matrix(y_true, dtype=np.float64), y_score
+    y_true = sp.csr_matrix(y_true, dtype=np.float64)
+    y_true.eliminate_zeros()  # a stored zero is not a label
+    return y_true, y_score
 
 
 def _hits(y_true, top, counts):

@@ -61,11 +61,15 @@ def test_precision_and_ndcg_at_k_by_hand():
     assert precision_at_k([[0, 1]], [[0.5, 0.5]], k=1) == 0.0
     # In a sparse score matrix only stored scores are ranked.
     assert precision_at_k([[0, 1, 1]], sp.csr_matrix([[0.0, 0.2, 0.0]]), k=2) == 0.5
+    # A stored zero in y_true is not a label.
+    stored_zero = sp.csr_matrix((np.array([1.0, 0.0]), ([0, 0], [0, 1])), shape=(1, 3))
+    assert ndcg_at_k(stored_zero, [[0.9, 0.1, 0.0]], k=2) == 1.0
 
 
 def test_ranking_metrics_reject_bad_input():
-    with pytest.raises(ValueError, match="k must be a positive integer"):
-        precision_at_k([[1, 0]], [[0.1, 0.2]], k=0)
+    for bad_k in (0, True, 1.5):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            precision_at_k([[1, 0]], [[0.1, 0.2]], k=bad_k)
     with pytest.raises(ValueError, match="0/1"):
         precision_at_k([[2, 0]], [[0.1, 0.2]], k=1)
     with pytest.raises(ValueError, match="labels"):
@@ -96,7 +100,9 @@ def test_precision_near_one_vs_rest_and_learned_at_least_gaussian():
                               for name in ("learned", "gaussian", "ovr"))
     assert learned[0] > 5 * 0.03 and learned[1] > 4 * 0.03  # far above chance
     assert learned[0] >= 0.5 * ovr[0] and learned[1] >= 0.4 * ovr[1]
-    assert learned[0] >= gaussian[0] and learned[1] >= gaussian[1]
+    # At least as good as Gaussian, within 0.01 (3 x 200 test samples; measured margins
+    # +0.025 and +0.017).
+    assert learned[0] >= gaussian[0] - 0.01 and learned[1] >= gaussian[1] - 0.01
 
 
 def test_exact_embeddings_decode_to_the_true_labels():
@@ -175,20 +181,49 @@ def test_score_is_precision_at_top_k_for_label_matrices():
     assert clf.score(X_test, Y_test) == precision_at_k(Y_test, clf.decision_function(X_test), k=3)
 
 
-def test_threshold_instead_of_top_k():
+def test_threshold_instead_of_top_k_dense_and_sparse():
     X_train, X_test, Y_train, _ = multilabel_data()
     clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), decoder="linear",
                                     threshold=0.2).fit(X_train, Y_train)
-    np.testing.assert_array_equal(clf.predict(X_test),
-                                  (clf.decision_function(X_test) >= 0.2).astype(int))
+    scores = clf.regressor_.predict(X_test) @ clf.encoder_.components_
+    expected = (scores >= 0.2).astype(int)
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(clf.predict(X_test), expected)
+    # Sparse labels: the threshold sees every score, not only the kept best ones.
+    clf.set_params(threshold=-1e9).fit(X_train, sp.csr_matrix(Y_train))
+    assert clf.predict(X_test).nnz == X_test.shape[0] * Y_train.shape[1]
+    clf.set_params(threshold=0.2).fit(X_train, sp.csr_matrix(Y_train))
+    np.testing.assert_array_equal(clf.predict(X_test).toarray(), expected)
+
+
+def test_lp_decoder_with_sparse_labels_keeps_nonzero_scores_only():
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3)
+    clf.fit(X_train, sp.csr_matrix(Y_train))
+    scores = clf.decision_function(X_test[:20])
+    assert sp.issparse(scores) and np.all(scores.data != 0)
+    assert np.all(np.diff(scores.indptr) <= 20)  # an LP vertex has at most m nonzeros
+    np.testing.assert_array_equal(np.diff(clf.predict(X_test[:20]).indptr), 3)
+
+
+def test_default_encoder_fits_few_labels_and_classes():
+    X_train, X_test, Y_train, _ = multilabel_data()
+    clf = CompressedLabelClassifier().set_params()
+    clf.fit(X_train[:200], Y_train[:200, :8])  # 8 labels: the default m = 20 would not fit
+    assert clf.encoder_.n_components == 8
+    y = Y_train[:200, :3].argmax(axis=1)
+    assert CompressedLabelClassifier().fit(X_train[:200], y).encoder_.n_components == 3
 
 
 def test_one_dimensional_targets_are_classes():
-    X_train, X_test, Y_train, _ = multilabel_data()
-    y = np.array(["a", "b", "c"])[Y_train[:, :3].argmax(axis=1)]
+    X_train, X_test, Y_train, Y_test = multilabel_data()
+    names = np.array(["a", "b", "c"])
+    y = names[Y_train[:, :3].argmax(axis=1)]
     clf = CompressedLabelClassifier(GaussianMeasurement(2, random_state=0)).fit(X_train, y)
-    assert set(clf.predict(X_test)) <= {"a", "b", "c"}
-    assert clf.decision_function(X_test).shape == (len(X_test), 3)
+    scores = clf.decision_function(X_test)
+    assert scores.shape == (len(X_test), 3)
+    np.testing.assert_array_equal(clf.predict(X_test), names[scores.argmax(axis=1)])
+    assert clf.score(X_test, names[Y_test[:, :3].argmax(axis=1)]) > 1 / 3  # above chance
 
 
 def test_pipeline_with_a_text_vectorizer():
@@ -233,6 +268,7 @@ def test_grid_search_over_encoder_parameters_with_a_precision_scorer():
         ({}, np.full((5, 3), 2), "0/1"),
         ({"decoder": "l1-min"}, None, "decoder='l1-min' needs an encoder with a 'decoder'"),
         ({"decoder": "linear"}, None, "components_"),
+        ({"decoder": "unrolled"}, None, "decoder"),  # the Gaussian encoder has no unrolled one
     ],
 )
 def test_bad_setups_are_named_and_leave_no_fitted_state(params, y, match):
@@ -240,6 +276,7 @@ def test_bad_setups_are_named_and_leave_no_fitted_state(params, y, match):
     encoder = (TruncatedSVD(5) if params.get("decoder") == "l1-min"
                else _NoComponents() if params.get("decoder") == "linear"
                else GaussianMeasurement(2))
+    match = match if params.get("decoder") != "unrolled" else "unrolled"
     clf = CompressedLabelClassifier(encoder, **params)
     with pytest.raises(ValueError, match=match):
         clf.fit(X_train[:5] if y is not None else X_train, Y_train if y is None else y)
@@ -262,13 +299,14 @@ class _NoComponents(TruncatedSVD):
 # ------------------------------------------------------- repository reader
 def test_load_xml_repository_reads_the_format(tmp_path):
     path = tmp_path / "train.txt"
-    path.write_text("3 5 4\n0,3 0:1.5 4:2\n 2:0.5\n1 1:1 1:1\n")
+    path.write_text("4 5 4\n0,3 0:1.5 4:2\n 2:0.5\n\n1 1:1 1:1\n\n")
     X, Y = load_xml_repository(path)
     np.testing.assert_array_equal(X.toarray(), [[1.5, 0, 0, 0, 2], [0, 0, 0.5, 0, 0],
-                                                [0, 2, 0, 0, 0]])
-    np.testing.assert_array_equal(Y.toarray(), [[1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]])
+                                                [0, 0, 0, 0, 0], [0, 2, 0, 0, 0]])
+    np.testing.assert_array_equal(Y.toarray(), [[1, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0],
+                                                [0, 1, 0, 0]])
     X, Y = load_xml_repository(path, n_features=7, n_labels=6)
-    assert X.shape == (3, 7) and Y.shape == (3, 6)
+    assert X.shape == (4, 7) and Y.shape == (4, 6)
 
 
 @pytest.mark.parametrize(

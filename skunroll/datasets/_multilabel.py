@@ -51,12 +51,14 @@ def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float6
             )
         n_samples, header_features, header_labels = (int(token) for token in header)
         x_rows, x_cols, x_vals, y_rows, y_cols = [], [], [], [], []
+        lines = handle.read().split("\n")
+        while lines and not lines[-1].strip():  # trailing blank lines are not samples
+            lines.pop()
         row = -1
-        for line_number, line in enumerate(handle, start=2):
-            if not line.strip():
-                continue
+        # Every other line is a sample; a blank one has no labels and no features.
+        for line_number, line in enumerate(lines, start=2):
             row += 1
-            tokens = line.rstrip("\n").split(" ")
+            tokens = line.split(" ")
             labels, features = tokens[0], [t for t in tokens[1:] if t]
             if ":" in labels:  # no labels and no leading space
                 labels, features = "", [labels] + features

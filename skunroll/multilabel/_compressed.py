@@ -1,6 +1,5 @@
 """CompressedLabelClassifier: multi-label learning through a compressed label space."""
 
-import copy
 import warnings
 from numbers import Integral, Real
 
@@ -19,12 +18,10 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import DecodingWarning
-from ..metrics import _top_k_labels, precision_at_k
+from ..metrics import _dense_top_k, precision_at_k
 from ..sensing import L1AEEncoder
-from ..utils._validation import atomic_fit
+from ..utils._validation import as_csr_or_array, atomic_fit
 
-#: Rows decoded at a time, so scores for many labels never fill memory.
-_CHUNK = 1024
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
@@ -47,7 +44,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Fitted on the label matrix; needs ``fit``, ``transform`` and, unless
         ``decoder="linear"``, ``inverse_transform``; ``decoder="linear"``
         needs ``components_`` (m x L) instead. None means
-        ``L1AEEncoder()``. Other choices: ``GaussianMeasurement`` (random
+        ``L1AEEncoder(n_components=min(20, n_labels))``. Other choices: ``GaussianMeasurement`` (random
         baseline), :class:`~sklearn.decomposition.TruncatedSVD` (PCA-like).
     regressor : estimator, default=None
         Predicts the m-dimensional embedding from ``X`` (multi-output
@@ -87,7 +84,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     sparse_output_ : bool
         True when the label matrix given to ``fit`` was sparse: ``predict``
         then returns a sparse 0/1 matrix and ``decision_function`` a sparse
-        matrix of the ``max(100, top_k)`` best scores per row.
+        matrix of the ``max(100, top_k)`` best nonzero scores per row
+        (``top_k`` and ``threshold`` are applied to the full scores first).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -147,7 +145,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             self.sparse_output_ = sp.issparse(Y)
             self._one_hot = False
             self.classes_ = np.arange(Y.shape[1])
-            return sp.csr_matrix(Y, dtype=np.float64)
+            # Dense stays dense (some encoders take no sparse input).
+            return sp.csr_matrix(Y, dtype=np.float64) if sp.issparse(Y) else Y.astype(np.float64)
         y = column_or_1d(Y.toarray() if sp.issparse(Y) else Y, warn=True)
         check_classification_targets(y)
         if np.unique(y).size < 2:
@@ -180,15 +179,19 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Y = self._label_matrix(y)
         check_consistent_length(X, Y)
         self.n_labels_ = Y.shape[1]
-        encoder = L1AEEncoder() if self.encoder is None else self.encoder
+        encoder = (L1AEEncoder(n_components=min(20, self.n_labels_)) if self.encoder is None
+                   else clone(self.encoder))
         if self.decoder != "linear" and not hasattr(encoder, "inverse_transform"):
             raise ValueError(f"decoder={self.decoder!r} needs an encoder with inverse_transform; "
                              f"{type(encoder).__name__} has none. Use decoder='linear'.")
-        if self.decoder in _ENCODER_DECODERS and "decoder" not in encoder.get_params():
-            raise ValueError(f"decoder={self.decoder!r} needs an encoder with a 'decoder' "
-                             f"parameter (such as L1AEEncoder); {type(encoder).__name__} has "
-                             "none. Use decoder='auto' or 'linear'.")
-        self.encoder_ = clone(encoder).fit(Y)
+        if self.decoder in _ENCODER_DECODERS:
+            if "decoder" not in encoder.get_params():
+                raise ValueError(f"decoder={self.decoder!r} needs an encoder with a 'decoder' "
+                                 f"parameter (such as L1AEEncoder); {type(encoder).__name__} has "
+                                 "none. Use decoder='auto' or 'linear'.")
+            # The encoder's own fit then checks that it offers this decoder.
+            encoder.set_params(decoder=self.decoder)
+        self.encoder_ = encoder.fit(Y)
         if self.decoder == "linear" and not hasattr(self.encoder_, "components_"):
             raise ValueError(f"decoder='linear' needs the encoder's components_ (m x n_labels); "
                              f"{type(encoder).__name__} has none.")
@@ -198,13 +201,6 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return self
 
     # -------------------------------------------------------------- predict
-    def _decoding_encoder(self):
-        if self.decoder in _ENCODER_DECODERS:
-            encoder = copy.copy(self.encoder_)
-            encoder.set_params(decoder=self.decoder)
-            return encoder
-        return self.encoder_
-
     def _linear_scores(self, embedding):
         return embedding @ np.asarray(self.encoder_.components_, dtype=np.float64)
 
@@ -214,7 +210,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             return self._linear_scores(embedding)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DecodingWarning)
-            scores = self._decoding_encoder().inverse_transform(embedding)
+            scores = self.encoder_.inverse_transform(embedding)
         scores = np.array(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float64)
         failed = ~np.all(np.isfinite(scores), axis=1)
         if failed.any():
@@ -229,25 +225,47 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             scores[failed] = self._linear_scores(embedding[failed])
         return scores
 
-    def _scores(self, X):
-        """Label scores, chunk by chunk: dense ndarray, or CSR keeping the best per row."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=("csr", "csc"), reset=False)
-        chunks = []
-        for rows in gen_batches(X.shape[0], _CHUNK):
-            embedding = np.asarray(self.regressor_.predict(X[rows]), dtype=np.float64)
-            scores = self._decode(embedding.reshape(len(embedding), -1))
-            chunks.append(self._sparsify(scores) if self.sparse_output_ else scores)
-        if not chunks:
-            return np.empty((0, self.n_labels_))
-        return sp.vstack(chunks, format="csr") if self.sparse_output_ else np.vstack(chunks)
+    def _score_chunks(self, X):
+        """Dense label scores of ``X``, a block of rows at a time (about 16M scores each).
 
-    def _sparsify(self, scores):
+        Checks and validates at the call; the blocks come from the returned generator.
+        """
+        check_is_fitted(self)
+        X = as_csr_or_array(validate_data(self, X, accept_sparse=("csr", "csc"), reset=False))
+        chunk = max(1, min(1024, 2**24 // self.n_labels_))
+
+        def blocks():
+            for rows in gen_batches(X.shape[0], chunk):
+                embedding = np.asarray(self.regressor_.predict(X[rows]), dtype=np.float64)
+                yield self._decode(embedding.reshape(len(embedding), -1))
+
+        return blocks()
+
+    def _stack(self, blocks, n_columns):
+        if self.sparse_output_:
+            return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_columns))
+        return np.vstack(blocks) if blocks else np.empty((0, n_columns))
+
+    def _sparse_scores(self, scores):
+        """CSR with the best ``max(100, top_k)`` nonzero scores of each row."""
         keep = min(max(N_SPARSE_SCORES, self.top_k), scores.shape[1])
-        top, _ = _top_k_labels(scores, keep)
+        top = _dense_top_k(scores, keep)
         rows = np.repeat(np.arange(len(scores)), keep)
-        values = scores[rows, top.ravel()]
-        return sp.csr_matrix((values, (rows, top.ravel())), shape=scores.shape)
+        kept = sp.csr_matrix((np.take_along_axis(scores, top, axis=1).ravel(),
+                              (rows, top.ravel())), shape=scores.shape)
+        kept.eliminate_zeros()
+        return kept
+
+    def _selected_labels(self, scores):
+        """0/1 block: the ``top_k`` best labels per row, or those at or above ``threshold``."""
+        if self.threshold is not None:
+            selected = scores >= self.threshold
+        else:
+            top = _dense_top_k(scores, min(self.top_k, scores.shape[1]))
+            selected = np.zeros(scores.shape, dtype=bool)
+            np.put_along_axis(selected, top, True, axis=1)
+        selected = selected.astype(np.int64)
+        return sp.csr_matrix(selected) if self.sparse_output_ else selected
 
     def decision_function(self, X):
         """Label scores of ``X``.
@@ -259,14 +277,18 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Returns
         -------
         scores : ndarray or sparse matrix of shape (n_samples, n_labels)
-            Higher is more likely. Sparse (the best ``max(100, top_k)``
-            scores per row) when ``fit`` got a sparse label matrix. For 1-D
+            Higher is more likely. Sparse when ``fit`` got a sparse label
+            matrix: the best ``max(100, top_k)`` nonzero scores per row (missing
+            entries rank below all stored ones). For 1-D
             targets: (n_samples, n_classes), or (n_samples,) for two classes.
         """
-        scores = self._scores(X)
-        if self._one_hot and len(self.classes_) == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
+        blocks = list(self._score_chunks(X))
+        if self._one_hot:
+            scores = self._stack(blocks, self.n_labels_)
+            return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+        if self.sparse_output_:
+            blocks = [self._sparse_scores(block) for block in blocks]
+        return self._stack(blocks, self.n_labels_)
 
     def predict(self, X):
         """The ``top_k`` best-scored labels (or those above ``threshold``).
@@ -281,24 +303,12 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             0/1 label matrix, sparse when ``fit`` got a sparse label matrix;
             class values for 1-D targets.
         """
-        scores = self._scores(X)
+        chunks = self._score_chunks(X)
         if self._one_hot:
-            return self.classes_[np.asarray(scores.argmax(axis=1)).ravel()]
-        n_samples = scores.shape[0]
-        if self.threshold is not None:
-            if not self.sparse_output_:
-                return (scores >= self.threshold).astype(np.int64)
-            # Only stored scores can be selected (a missing score ranks below all).
-            selected = scores.copy()
-            selected.data = (selected.data >= self.threshold).astype(np.int64)
-            selected.eliminate_zeros()
-            return selected.astype(np.int64)
-        top, counts = _top_k_labels(scores, self.top_k)
-        keep = (np.arange(top.shape[1])[None, :] < counts[:, None]).ravel()
-        rows = np.repeat(np.arange(n_samples), top.shape[1])[keep]
-        labels = sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, top.ravel()[keep])),
-                               shape=(n_samples, self.n_labels_))
-        return labels if self.sparse_output_ else labels.toarray()
+            best = [block.argmax(axis=1) for block in chunks]
+            return self.classes_[np.concatenate(best) if best else np.empty(0, dtype=int)]
+        blocks = [self._selected_labels(block) for block in chunks]
+        return self._stack(blocks, self.n_labels_)
 
     def score(self, X, y, sample_weight=None):
         """Precision@``top_k`` for a label matrix; accuracy for 1-D targets.
