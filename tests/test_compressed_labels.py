@@ -324,3 +324,30 @@ def test_load_xml_repository_names_bad_files(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ValueError, match=match):
         load_xml_repository(path)
+
+
+# ------------------------------------- the battery's items, on label matrices
+def test_label_matrix_fit_is_atomic_picklable_and_sparse_x_equals_dense():
+    import pickle
+
+    X_train, X_test, Y_train, _ = multilabel_data()
+    Y_sparse = sp.csr_matrix(Y_train)
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3)
+    clf.fit(X_train, Y_sparse)
+    before = clf.decision_function(X_test)
+    # A failed refit (non-0/1 labels) leaves the fitted model as it was.
+    bad = Y_sparse.copy()
+    bad.data[:] = 2
+    with pytest.raises(ValueError, match="0/1"):
+        clf.fit(X_train, bad)
+    assert (clf.decision_function(X_test) != before).nnz == 0
+    restored = pickle.loads(pickle.dumps(clf))
+    assert (restored.decision_function(X_test) != before).nnz == 0
+    assert (restored.predict(X_test) != clf.predict(X_test)).nnz == 0
+    # Sparse features give the same model as dense ones (Ridge's tolerance is 1e-6).
+    dense_x = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3,
+                                        decoder="linear").fit(X_train, Y_sparse)
+    sparse_x = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3,
+                                         decoder="linear").fit(sp.csr_matrix(X_train), Y_sparse)
+    np.testing.assert_allclose(sparse_x.decision_function(sp.csr_matrix(X_test)).toarray(),
+                               dense_x.decision_function(X_test).toarray(), atol=1e-5)
