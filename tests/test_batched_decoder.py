@@ -1,64 +1,167 @@
-"""The batched exact l1-min decoder (groundwork of the performance issue)."""
+"""The batched l1-min decoder: a certified homotopy with an exact-LP fallback."""
+
+import functools
+from itertools import combinations
 
 import numpy as np
 import pytest
+import torch
 
+import skunroll.sensing._decoders as decoders
 from skunroll.datasets import make_block_sparse
-from skunroll.sensing import l1_min_decode
+from skunroll.exceptions import DecodingWarning
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder, l1_min_decode
 from skunroll.sensing._batched import _certify, batched_l1_min_decode
 
 
-def problem(m=60, n_samples=40, seed=0):
-    X = make_block_sparse(n_samples=n_samples, n_features=300, random_state=seed)
+def block_sparse_problem(m=60, n_samples=60, d=300, seed=0, signed=False):
+    X = make_block_sparse(n_samples=n_samples, n_features=d, random_state=seed)
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-    A = np.random.RandomState(seed).normal(size=(m, 300)) / np.sqrt(m)
+    rng = np.random.RandomState(seed)
+    if signed:
+        X = X * rng.choice([-1.0, 1.0], size=X.shape)
+    A = rng.normal(size=(m, d)) / np.sqrt(m)
     return X, A, X @ A.T
 
 
+def l1_cost(X):
+    return np.abs(X).sum(axis=1)
+
+
 @pytest.mark.parametrize("positive", [True, False])
-def test_batched_answers_equal_the_exact_lp(positive):
-    _, A, Y = problem()
-    X_batched, info = batched_l1_min_decode(A, Y, positive=positive, return_info=True)
-    X_lp = l1_min_decode(A, Y, positive=positive)
-    np.testing.assert_allclose(X_batched, X_lp, atol=1e-8)
-    # Most vectors are certified by the first-order phase; the rest came from the LP.
-    assert info["certified"].mean() > 0.5
-    assert np.all(info["iterations"][~info["certified"]] == -1)
+@pytest.mark.parametrize("m", [25, 40, 60])
+def test_batched_answers_are_the_lp_answers(positive, m):
+    # m = 25 is below the recovery edge here, 60 above it: the LP's answer is
+    # the truth for some vectors and something else for others.
+    X, A, Y = block_sparse_problem(m=m, signed=not positive)
+    X_batched, info = l1_min_decode(A, Y, positive=positive, solver="batched", return_info=True)
+    X_lp = l1_min_decode(A, Y, positive=positive, solver="highs")
+    assert info["success"].all() and info["certified"].mean() > 0.9
+    # Same objective to LP precision, feasible, and the same vectors (the
+    # solutions are unique for these random matrices).
+    np.testing.assert_allclose(l1_cost(X_batched), l1_cost(X_lp), rtol=1e-8)
+    np.testing.assert_allclose(X_batched @ A.T, Y, atol=1e-9)
+    np.testing.assert_allclose(X_batched, X_lp, atol=1e-7)
+    if positive:
+        assert X_batched.min() >= 0
+    # Wherever the LP recovers the truth, the certified answer is the truth to 1e-10.
+    recovered = np.abs(X_lp - X).max(axis=1) < 1e-6
+    certified = info["certified"]
+    assert np.abs(X_batched - X)[recovered & certified].max(initial=0) < 1e-10
 
 
-def test_uncertified_vectors_fall_back_to_the_lp():
-    _, A, Y = problem(n_samples=5)
-    X, info = batched_l1_min_decode(A, Y, positive=True, max_iter=1, check_every=1,
-                                    return_info=True)
-    assert not info["certified"].any()  # one iteration certifies nothing
-    np.testing.assert_allclose(X, l1_min_decode(A, Y, positive=True), atol=1e-12)
+def test_recovery_fraction_equals_the_lp_above_the_edge():
+    X, A, Y = block_sparse_problem(m=60, n_samples=150, d=400)
+    X_batched = l1_min_decode(A, Y, positive=True)
+    X_lp = l1_min_decode(A, Y, positive=True, solver="highs")
+    exact_batched = np.abs(X_batched - X).max(axis=1) < 1e-8
+    exact_lp = np.abs(X_lp - X).max(axis=1) < 1e-8
+    assert exact_lp.mean() > 0.5
+    np.testing.assert_array_equal(exact_batched, exact_lp)
+
+
+def test_uncertified_vectors_fall_back_to_the_lp(monkeypatch):
+    X, A, Y = block_sparse_problem(n_samples=6)
+    monkeypatch.setattr(
+        decoders, "batched_l1_min_decode", functools.partial(batched_l1_min_decode, max_steps=1)
+    )
+    X_hat, info = l1_min_decode(A, Y, positive=True, solver="batched", return_info=True)
+    assert not info["certified"].any() and info["success"].all()
+    np.testing.assert_allclose(X_hat, l1_min_decode(A, Y, positive=True, solver="highs"),
+                               atol=1e-12)
+
+
+def test_path_lengths_follow_the_support_size():
+    # Donoho-Tsaig's k-step property: well inside the recovery region the path
+    # adds the k true columns one by one, so it needs about k breakpoints.
+    X, A, Y = block_sparse_problem(m=120, n_samples=40)
+    X_hat, certified, steps = batched_l1_min_decode(A, Y, positive=True)
+    assert certified.all()
+    k = (X != 0).sum(axis=1)
+    assert np.all(steps >= k) and np.median(steps - k) <= 2
 
 
 def test_certificate_accepts_only_optimal_vertices():
-    # Every feasible vertex (basic solution on 3 of 6 columns) of a small LP:
+    # Every feasible vertex (basic solution on 3 of 7 columns) of a small LP:
     # the certificate holds exactly for those as cheap as the LP optimum.
-    from itertools import combinations
-
     rng = np.random.RandomState(0)
-    B = rng.normal(size=(3, 6))
-    y = B @ np.abs(rng.normal(size=6))
-    optimum = l1_min_decode(B, y[None], positive=True)[0].sum()
+    B = rng.normal(size=(3, 7))
+    y = B @ np.abs(rng.normal(size=7))
+    optimum = l1_min_decode(B, y[None], positive=True, solver="highs")[0].sum()
+    columns = torch.as_tensor(B.T.copy())
     seen = {"optimal": 0, "suboptimal": 0}
-    for support in combinations(range(6), 3):
+    for support in combinations(range(7), 3):
         z_S = np.linalg.solve(B[:, support], y)
         if np.any(z_S <= 0):
             continue
-        z = np.zeros(6)
-        z[list(support)] = z_S
-        optimal = z.sum() <= optimum + 1e-9
+        optimal = z_S.sum() <= optimum + 1e-9
         seen["optimal" if optimal else "suboptimal"] += 1
-        assert (_certify(B, y, z, np.zeros(3), 1e-9) is not None) == optimal
+        Z, ok = _certify(columns, torch.as_tensor(B), torch.as_tensor(y[None]),
+                         torch.as_tensor([support]), torch.ones(1, 3, dtype=torch.bool), 1e-9)
+        assert ok[0] == optimal
+        if ok[0]:
+            np.testing.assert_allclose(Z[0][list(support)], z_S, rtol=1e-12)
     assert seen["optimal"] >= 1 and seen["suboptimal"] >= 1
-    assert _certify(B, np.zeros(3), np.zeros(6), np.zeros(3), 1e-9) is not None
+
+
+def test_zero_and_infeasible_rows():
+    X, A, Y = block_sparse_problem(n_samples=4)
+    A_pos = np.abs(A)
+    Y = X @ A_pos.T
+    Y[1] = 0.0
+    Y[2] = -1.0  # A_pos x >= 0 for every x >= 0: infeasible
+    with pytest.warns(DecodingWarning, match=r"1 of 4 vectors.*rows 2\)"):
+        X_hat, info = l1_min_decode(A_pos, Y, positive=True, return_info=True)
+    assert info["certified"][[0, 1, 3]].all() and not info["success"][2]
+    assert np.isnan(X_hat[2]).all() and np.all(X_hat[1] == 0)
+
+
+def test_repeated_columns_still_give_an_optimal_answer():
+    # A repeated column makes the LP's solution non-unique and the path degenerate;
+    # whatever route a vector takes, the answer is optimal and feasible.
+    X, A, Y = block_sparse_problem(m=40, n_samples=30, d=200)
+    A = np.hstack([A, A[:, :20]])
+    X_batched = l1_min_decode(A, Y, positive=True)
+    X_lp = l1_min_decode(A, Y, positive=True, solver="highs")
+    np.testing.assert_allclose(l1_cost(X_batched), l1_cost(X_lp), rtol=1e-8)
+    np.testing.assert_allclose(X_batched @ A.T, Y, atol=1e-9)
+
+
+def test_chunks_and_workers_give_the_same_answers(monkeypatch):
+    X, A, Y = block_sparse_problem(n_samples=30)
+    whole = l1_min_decode(A, Y, positive=True)
+    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 300 * 7)  # 7 rows a chunk
+    np.testing.assert_allclose(l1_min_decode(A, Y, positive=True), whole, atol=1e-12)
+    np.testing.assert_allclose(l1_min_decode(A, Y, positive=True, n_jobs=2), whole, atol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", [L1AEEncoder, GaussianMeasurement])
+def test_estimators_decode_with_either_solver(Estimator):
+    X, _, _ = block_sparse_problem(n_samples=40, d=100)
+    params = {"max_epochs": 2} if Estimator is L1AEEncoder else {}
+    estimator = Estimator(30, solver="highs", random_state=0, **params).fit(X)
+    Y = estimator.transform(X)
+    X_lp = estimator.inverse_transform(Y)
+    X_batched = estimator.set_params(solver="batched").inverse_transform(Y)
+    np.testing.assert_allclose(X_batched, X_lp, atol=1e-7)
+    with pytest.raises(ValueError, match="solver='simplex'"):
+        estimator.set_params(solver="simplex").inverse_transform(Y)
 
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="NaN"):
-        batched_l1_min_decode(np.ones((2, 3)), np.array([[np.nan, 1.0]]))
-    with pytest.raises(ValueError, match="columns"):
-        batched_l1_min_decode(np.ones((2, 3)), np.ones((1, 3)))
+        l1_min_decode(np.ones((2, 3)), np.array([[np.nan, 1.0]]), solver="batched")
+    with pytest.raises(ValueError, match="expected"):
+        l1_min_decode(np.ones((2, 3)), np.ones((1, 3)), solver="batched")
+    with pytest.raises(ValueError, match="not one of"):
+        l1_min_decode(np.ones((2, 3)), np.ones((1, 2)), solver="lp")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("positive", [True, False])
+def test_batched_on_cuda_equals_cpu(positive):
+    X, A, Y = block_sparse_problem(m=40, n_samples=200, signed=not positive)
+    X_cpu, info_cpu = l1_min_decode(A, Y, positive=positive, return_info=True)
+    X_gpu, info_gpu = l1_min_decode(A, Y, positive=positive, device="cuda", return_info=True)
+    assert info_gpu["certified"].mean() >= info_cpu["certified"].mean() - 0.02
+    np.testing.assert_allclose(X_gpu, X_cpu, atol=1e-9)

@@ -215,3 +215,27 @@ def test_joblib_round_trip(estimator, tmp_path):
     path = tmp_path / "estimator.joblib"
     joblib.dump(estimator, path)
     np.testing.assert_array_equal(output(joblib.load(path), X), output(estimator, X))
+
+
+def _on_device(estimator, device):
+    params = estimator.get_params()
+    return estimator.set_params(**{key: device for key in params
+                                   if key == "device" or key.endswith("__device")})
+
+
+@pytest.mark.gpu
+def test_fits_on_cuda_and_keeps_cpu_state(estimator):
+    # Every trained estimator (and the batched decoder inside the measurement
+    # ones) runs on CUDA when ``device`` says so, and keeps CPU numpy state.
+    X = make_data()
+    gpu = _on_device(clone(estimator), "cuda")
+    if "cuda" not in gpu.get_params().values():
+        pytest.skip("no device parameter")
+    fit(gpu, X)
+    for key, value in _fitted_state(gpu).items():
+        assert not isinstance(value, torch.Tensor), key
+    cpu = _on_device(pickle.loads(pickle.dumps(gpu)), "cpu")
+    np.testing.assert_allclose(
+        np.asarray(output(gpu, X), dtype=float), np.asarray(output(cpu, X), dtype=float),
+        rtol=1e-4, atol=1e-5,
+    )

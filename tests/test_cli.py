@@ -16,3 +16,18 @@ def test_main_prints_the_recovery_table(capsys):
 def test_main_rejects_unknown_dataset():
     with pytest.raises(SystemExit):
         main(["--dataset", "nope"])
+
+
+@pytest.mark.filterwarnings("ignore::skunroll.exceptions.DecodingWarning")
+def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
+    from joblib import parallel_config
+
+    from skunroll._reproduce import recovery_table
+
+    settings = dict(n_samples=400, n_test=20, max_epochs=2, device="cpu")
+    sequential = recovery_table("synthetic1", [10, 20], **settings)
+    with parallel_config(backend="threading"):
+        parallel = recovery_table("synthetic1", [10, 20], sweep_n_jobs=2, **settings)
+    for a, b in zip(sequential, parallel):
+        a.pop("l1ae_train_seconds"), b.pop("l1ae_train_seconds")
+        assert a == b

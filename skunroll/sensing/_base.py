@@ -13,8 +13,8 @@ from ._decoders import l1_min_decode
 class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     """Encoder ``y = A x`` with l1-min decoders, for estimators with ``components_``.
 
-    The class using it has the parameters ``nonnegative``, ``decoder`` and
-    ``n_jobs``; its ``components_`` is the measurement matrix A of shape
+    The class using it has the parameters ``nonnegative``, ``decoder``,
+    ``solver``, ``device`` and ``n_jobs``; its ``components_`` is the measurement matrix A of shape
     (n_components, n_features).
     """
 
@@ -60,7 +60,12 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             return self._decode_unrolled(Y)
         # float64 in and out: exact recovery is judged at 1e-10.
         return l1_min_decode(
-            self.components_, Y, positive=decoder == "l1-min-pos", n_jobs=self.n_jobs
+            self.components_,
+            Y,
+            positive=decoder == "l1-min-pos",
+            solver=self.solver,
+            device=self.device,
+            n_jobs=self.n_jobs,
         )
 
     def transform(self, X):
@@ -84,7 +89,7 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
         Uses the decoder named by the ``decoder`` parameter: exact l1-min
         (``"l1-min"``), exact l1-min under ``x >= 0`` (``"l1-min-pos"``),
-        both as LPs in float64, or, for trained estimators, ``"unrolled"``
+        both as LPs in float64 solved as the ``solver`` parameter says, or, for trained estimators, ``"unrolled"``
         (in the dtype of ``X``). Measurements rounded to float32 cannot be
         recovered to 1e-10: measure float64 data for exact recovery.
 

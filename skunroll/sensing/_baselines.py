@@ -3,10 +3,12 @@
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._device import inference_device
 from ..utils._validation import atomic_fit, check_n_components
 from ._base import MeasurementMixin
 
@@ -27,6 +29,10 @@ class GaussianMeasurement(MeasurementMixin, BaseEstimator):
         ``"l1-min-pos"`` under ``decoder="auto"``.
     decoder : {"auto", "l1-min-pos", "l1-min"}, default="auto"
         Decoder used by :meth:`inverse_transform` and :meth:`score`.
+    solver : {"auto", "batched", "highs"}, default="auto"
+        How the decoders solve their LPs; see :func:`l1_min_decode`.
+    device : str or torch.device, default="auto"
+        Where the batched solver runs; ``"auto"`` picks CUDA when available.
     n_jobs : int, default=None
         Joblib workers for the LP decoders.
     random_state : int, RandomState instance or None, default=None
@@ -58,15 +64,19 @@ class GaussianMeasurement(MeasurementMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "nonnegative": ["boolean"],
         "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min"})],
+        "solver": [StrOptions({"auto", "batched", "highs"})],
+        "device": [str, torch.device],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", n_jobs=None,
-                 random_state=None):
+    def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", solver="auto",
+                 device="auto", n_jobs=None, random_state=None):
         self.n_components = n_components
         self.nonnegative = nonnegative
         self.decoder = decoder
+        self.solver = solver
+        self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -88,6 +98,7 @@ class GaussianMeasurement(MeasurementMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
+        inference_device(self.device)  # a bad device string fails here, not at decoding
         rng = check_random_state(self.random_state)
         self.components_ = rng.standard_normal((self.n_components, X.shape[1])) / np.sqrt(
             self.n_components

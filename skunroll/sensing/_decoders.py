@@ -1,11 +1,14 @@
-"""Exact l1-minimisation decoders (linear programs solved by HiGHS).
+"""Exact l1-minimisation decoders.
 
 ``l1-min``:     min ||x||_1  subject to A x = y
 ``l1-min-pos``: min sum(x)   subject to A x = y, x >= 0
 
-Each right-hand side is one LP. Rows are split into ``n_jobs`` chunks and
-solved through joblib, so ``joblib.parallel_config(backend="dask")`` sends the
-work to a dask cluster unchanged.
+Each right-hand side is one LP. ``solver="highs"`` solves them one by one with
+HiGHS; ``solver="batched"`` runs the certified homotopy of ``_batched.py`` on
+all of them at once and hands the vectors it cannot certify to HiGHS. Rows are
+split into chunks and solved through joblib, so
+``joblib.parallel_config(backend="dask")`` sends the work to a dask cluster
+unchanged.
 """
 
 import warnings
@@ -17,8 +20,11 @@ from scipy.optimize import linprog
 from sklearn.utils import gen_even_slices
 
 from ..exceptions import DecodingWarning
+from ..utils._device import inference_device
+from ._batched import batched_l1_min_decode
 
 DECODERS = ("l1-min", "l1-min-pos")
+SOLVERS = ("auto", "batched", "highs")
 
 
 def _solve_chunk(A, Y, positive):
@@ -48,12 +54,27 @@ def _solve_chunk(A, Y, positive):
     return X, success, messages
 
 
-def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
+def l1_min_decode(A, Y, *, positive=False, solver="auto", device="cpu", n_jobs=None,
+                  return_info=False):
     """Decode measurements ``Y = X A^T`` by exact l1 minimisation.
 
     Solves, for every row ``y`` of ``Y``, ``min ||x||_1 s.t. A x = y``
     (``positive=False``) or ``min sum(x) s.t. A x = y, x >= 0``
-    (``positive=True``) with scipy's HiGHS LP solver, in float64.
+    (``positive=True``), in float64. Both solvers give the LP's solution:
+
+    - ``"highs"``: one LP per vector with scipy's HiGHS.
+    - ``"batched"``: all vectors at once with torch on ``device``. A homotopy
+      (the nonnegative lasso path followed down to ``lam = 0``, one shared
+      matrix product per breakpoint) identifies each vector's support; the
+      solution on that support is then checked by an optimality certificate
+      (primal feasibility to ``1e-9 (1 + ||y||_inf)``, dual feasibility
+      ``max(B'w) <= 1 + 1e-9``, complementary slackness exactly, duality gap
+      ``<= 1e-9 (1 + 1'z)``, where ``B = A``, or ``[A, -A]`` for l1-min).
+      Vectors without a certificate are solved by HiGHS. Where the LP's
+      solution is unique both solvers return it, up to HiGHS's own
+      tolerances (about 1e-9 on these problems).
+    - ``"auto"``: ``"batched"``. The homotopy is faster than one LP per
+      vector at every size we measured (``benchmarks/bench_batched_decode.py``).
 
     Parameters
     ----------
@@ -63,12 +84,21 @@ def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
         Measurements, one vector per row.
     positive : bool, default=False
         Add the constraint ``x >= 0`` (the "l1-min-pos" decoder).
+    solver : {"auto", "batched", "highs"}, default="auto"
+        How the LPs are solved; see above.
+    device : str or torch.device, default="cpu"
+        Where the batched solver runs (``"auto"`` picks CUDA when available).
+        It computes in float64 on every device. A CUDA device that is missing
+        falls back to the CPU with a warning.
     n_jobs : int, default=None
-        Number of joblib workers; ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context.
+        Number of joblib workers (row chunks of the batched solver, vectors of
+        HiGHS); ``None`` means 1 unless in a :func:`joblib.parallel_config`
+        context.
     return_info : bool, default=False
-        Also return a boolean mask of the rows whose LP was solved and the
-        solver's message for each failed row.
+        Also return a dict with ``"success"`` (bool per row: decoded),
+        ``"certified"`` (bool per row: solved and certified by the batched
+        solver; the other successful rows came from HiGHS) and ``"messages"``
+        (HiGHS's message for each row it failed on, else ``""``).
 
     Returns
     -------
@@ -76,10 +106,8 @@ def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
         Decoded vectors. Rows whose LP failed (infeasible measurements, solver
         failure) are NaN, never silently zero; a :class:`DecodingWarning`
         names them.
-    success : ndarray of shape (n_samples,), dtype=bool
+    info : dict
         Only with ``return_info=True``.
-    messages : list of str
-        Only with ``return_info=True``; empty strings for solved rows.
 
     Examples
     --------
@@ -92,6 +120,8 @@ def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
     >>> bool(np.linalg.norm(x_hat[0] - x) < 1e-10)
     True
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver={solver!r} is not one of {list(SOLVERS)}.")
     A = np.asarray(A.toarray() if sp.issparse(A) else A, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if Y.ndim != 2 or Y.shape[1] != A.shape[0]:
@@ -101,17 +131,26 @@ def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(Y))):
         raise ValueError("A and Y must not contain NaN or infinity.")
     n_samples = Y.shape[0]
-    if n_samples == 0:
-        X, success, messages = np.empty((0, A.shape[1])), np.zeros(0, dtype=bool), []
-    else:
-        n_chunks = min(n_samples, effective_n_jobs(n_jobs))
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_solve_chunk)(A, Y[rows], positive)
-            for rows in gen_even_slices(n_samples, n_chunks)
+    X = np.full((n_samples, A.shape[1]), np.nan)
+    success = np.zeros(n_samples, dtype=bool)
+    certified = np.zeros(n_samples, dtype=bool)
+    messages = [""] * n_samples
+    if n_samples and solver in ("auto", "batched"):
+        X, certified, _ = batched_l1_min_decode(
+            A, Y, positive=positive, device=inference_device(device), n_jobs=n_jobs
         )
-        X = np.vstack([r[0] for r in results])
-        success = np.concatenate([r[1] for r in results])
-        messages = [message for r in results for message in r[2]]
+        success[:] = certified
+    rest = np.flatnonzero(~certified)
+    if rest.size:
+        n_chunks = min(rest.size, effective_n_jobs(n_jobs))
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_solve_chunk)(A, Y[rest[rows]], positive)
+            for rows in gen_even_slices(rest.size, n_chunks)
+        )
+        X[rest] = np.vstack([r[0] for r in results])
+        success[rest] = np.concatenate([r[1] for r in results])
+        for i, message in zip(rest, (message for r in results for message in r[2])):
+            messages[i] = message
     failed = np.flatnonzero(~success)
     if failed.size:
         shown = ", ".join(str(i) for i in failed[:10]) + (", ..." if failed.size > 10 else "")
@@ -121,5 +160,5 @@ def l1_min_decode(A, Y, *, positive=False, n_jobs=None, return_info=False):
             DecodingWarning,
         )
     if return_info:
-        return X, success, messages
+        return X, {"success": success, "certified": certified, "messages": messages}
     return X

@@ -59,6 +59,11 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         Decoder used by :meth:`inverse_transform` and :meth:`score`.
         ``"auto"`` is ``"l1-min-pos"`` when ``nonnegative`` else ``"l1-min"``;
         ``"unrolled"`` runs the trained network (fast, approximate).
+    solver : {"auto", "batched", "highs"}, default="auto"
+        How the l1-min decoders solve their LPs: ``"batched"`` (what
+        ``"auto"`` means) decodes all vectors at once on ``device`` with a
+        certified homotopy and hands the vectors it cannot certify to HiGHS;
+        ``"highs"`` solves one LP per vector. See :func:`l1_min_decode`.
     n_jobs : int, default=None
         Joblib workers for the LP decoders.
     optimizer : {"sgd", "adam"}, default="sgd"
@@ -146,6 +151,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         "step_size": [StrOptions({"harmonic", "per-step"})],
         "normalization": [StrOptions({"affine", "batch", "none"})],
         "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min", "unrolled"})],
+        "solver": [StrOptions({"auto", "batched", "highs"})],
         "n_jobs": [Integral, None],
     }
 
@@ -158,6 +164,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         step_size="harmonic",
         normalization="affine",
         decoder="auto",
+        solver="auto",
         n_jobs=None,
         optimizer="sgd",
         learning_rate=0.01,
@@ -178,6 +185,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         self.step_size = step_size
         self.normalization = normalization
         self.decoder = decoder
+        self.solver = solver
         self.n_jobs = n_jobs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
