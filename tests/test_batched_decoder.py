@@ -36,7 +36,8 @@ def test_batched_answers_are_the_lp_answers(positive, m):
     X, A, Y = block_sparse_problem(m=m, signed=not positive)
     X_batched, info = l1_min_decode(A, Y, positive=positive, solver="batched", return_info=True)
     X_lp = l1_min_decode(A, Y, positive=positive, solver="highs")
-    assert info["success"].all() and info["certified"].mean() > 0.9
+    # (0.92 without the rule that a column which just left may not rejoin at once.)
+    assert info["success"].all() and info["certified"].mean() >= 0.97
     # Same objective to LP precision, feasible, and the same vectors (the
     # solutions are unique for these random matrices).
     np.testing.assert_allclose(l1_cost(X_batched), l1_cost(X_lp), rtol=1e-8)
@@ -96,12 +97,41 @@ def test_certificate_accepts_only_optimal_vertices():
             continue
         optimal = z_S.sum() <= optimum + 1e-9
         seen["optimal" if optimal else "suboptimal"] += 1
+        full = torch.ones(1, 3, dtype=torch.bool)
         Z, ok = _certify(columns, torch.as_tensor(B), torch.as_tensor(y[None]),
-                         torch.as_tensor([support]), torch.ones(1, 3, dtype=torch.bool), 1e-9)
+                         torch.as_tensor([support]), full, full, 1e-9)
         assert ok[0] == optimal
         if ok[0]:
             np.testing.assert_allclose(Z[0][list(support)], z_S, rtol=1e-12)
     assert seen["optimal"] >= 1 and seen["suboptimal"] >= 1
+
+
+def test_a_small_true_coefficient_is_kept():
+    # Entries spanning ten orders of magnitude: the support is not read off by
+    # size, so the 1e-4 entry survives (certified, or solved by HiGHS).
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(40, 200)) / np.sqrt(40)
+    x = np.zeros(200)
+    x[[3, 50, 80, 120, 150]] = [1e6, 1e-4, 1.0, 1.0, 1.0]
+    X_hat = l1_min_decode(A, (A @ x)[None], positive=True)
+    assert abs(X_hat[0, 50] - 1e-4) < 1e-9
+    np.testing.assert_allclose(X_hat[0], x, atol=1e-8)
+
+
+def test_infeasible_rows_with_positive_correlations_are_not_certified():
+    # A >= 0 and mixed-sign y: infeasible for x >= 0, yet max(A'y) > 0, so the
+    # homotopy runs; its end point misses y and the primal check must say so.
+    rng = np.random.RandomState(0)
+    A = np.abs(rng.normal(size=(10, 30)))
+    Y = rng.normal(size=(12, 10))
+    Y = Y[(Y @ A).max(axis=1) > 0]
+    assert len(Y) >= 6 and (Y < 0).any(axis=1).all()
+    with pytest.warns(DecodingWarning):
+        _, info = l1_min_decode(A, Y, positive=True, return_info=True)
+    with pytest.warns(DecodingWarning):
+        _, info_lp = l1_min_decode(A, Y, positive=True, solver="highs", return_info=True)
+    assert not info_lp["success"].any()
+    assert not info["certified"].any() and not info["success"].any()
 
 
 def test_zero_and_infeasible_rows():
@@ -129,10 +159,14 @@ def test_repeated_columns_still_give_an_optimal_answer():
 
 def test_chunks_and_workers_give_the_same_answers(monkeypatch):
     X, A, Y = block_sparse_problem(n_samples=30)
-    whole = l1_min_decode(A, Y, positive=True)
-    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 300 * 7)  # 7 rows a chunk
-    np.testing.assert_allclose(l1_min_decode(A, Y, positive=True), whole, atol=1e-12)
-    np.testing.assert_allclose(l1_min_decode(A, Y, positive=True, n_jobs=2), whole, atol=1e-12)
+    whole, info = l1_min_decode(A, Y, positive=True, return_info=True)
+    assert info["certified"].all()
+    # 7 rows a chunk (a row counts n_columns + 2 m^2 elements).
+    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 7 * (300 + 2 * 60 * 60))
+    for n_jobs in (None, 2):
+        chunked, info = l1_min_decode(A, Y, positive=True, n_jobs=n_jobs, return_info=True)
+        assert info["certified"].all()
+        np.testing.assert_allclose(chunked, whole, atol=1e-12)
 
 
 @pytest.mark.parametrize("Estimator", [L1AEEncoder, GaussianMeasurement])

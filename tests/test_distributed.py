@@ -33,11 +33,13 @@ def test_batched_decode_and_grid_search_on_a_local_cluster(client):
     decoded_here = l1_min_decode(A, Y, positive=True, n_jobs=2)
     searched_here = clone(search).fit(X)
 
-    with distributed.get_task_stream(client) as tasks, parallel_config(backend="dask"):
-        decoded_there = l1_min_decode(A, Y, positive=True, n_jobs=2)
-        searched_there = clone(search).fit(X)
-    # The work really went to the cluster's workers.
-    assert len(tasks.data) >= 2
+    with parallel_config(backend="dask"):
+        # The work really goes to the cluster's workers.
+        with distributed.get_task_stream(client) as decode_tasks:
+            decoded_there = l1_min_decode(A, Y, positive=True, n_jobs=2)
+        with distributed.get_task_stream(client) as search_tasks:
+            searched_there = clone(search).fit(X)
+    assert len(decode_tasks.data) >= 2 and len(search_tasks.data) >= 4
     np.testing.assert_allclose(decoded_there, decoded_here, atol=1e-13)
     np.testing.assert_allclose(
         searched_there.cv_results_["mean_test_score"],

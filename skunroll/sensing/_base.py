@@ -89,9 +89,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
         Uses the decoder named by the ``decoder`` parameter: exact l1-min
         (``"l1-min"``), exact l1-min under ``x >= 0`` (``"l1-min-pos"``),
-        both as LPs in float64 solved as the ``solver`` parameter says, or, for trained estimators, ``"unrolled"``
-        (in the dtype of ``X``). Measurements rounded to float32 cannot be
-        recovered to 1e-10: measure float64 data for exact recovery.
+        both as LPs in float64 solved as the ``solver`` parameter says, or,
+        for trained estimators, ``"unrolled"`` (in the dtype of ``X``).
+        Measurements rounded to float32 cannot be recovered to 1e-10: measure
+        float64 data for exact recovery.
 
         Parameters
         ----------

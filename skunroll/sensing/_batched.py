@@ -20,34 +20,42 @@ Tsaig's k-step property), each a (batch x m) @ (m x n) product shared by all
 vectors plus a |S| x |S| solve per vector, so it is exact support
 identification at the cost of a few dozen matrix products.
 
-Certificate. At the end of the path, with support ``S`` (``|S| <= m``):
+Certificate. At the end of the path, with active set ``S`` (``|S| <= m``):
 
-- primal: ``z_S`` solves ``B_S z_S = y`` (normal equations and one step of
-  iterative refinement, float64); required: ``z_S > 0`` and
-  ``||B_S z_S - y||_inf <= tol (1 + ||y||_inf)``;
-- dual: ``w = B_S (B_S'B_S)^{-1} 1``, so ``B_S'w = 1`` (complementary
-  slackness: reduced costs are zero on ``S``, and ``z`` is zero off ``S``);
-  required: ``max(B'w) <= 1 + tol``. The homotopy's last segment guarantees
-  this ``w`` is dual feasible in exact arithmetic;
-- duality gap: ``|1'z - y'w| <= tol (1 + 1'z)``.
+- primal: ``z`` is solved on ``S+``, the columns of ``S`` whose coefficients do
+  not vanish on the last segment (when ``y`` lies on a lower-dimensional face,
+  some coefficients reach zero exactly at ``lam = 0``; they are recognised by
+  cancellation, not by size), from the normal equations with one step of
+  iterative refinement, in float64; required: ``z_S+ > 0`` and
+  ``||B z - y||_inf <= 1e-11 ||y||_inf``;
+- dual: ``w = B_S (B_S'B_S)^{-1} 1`` on the whole of ``S``; required:
+  ``max(B'w) <= 1 + tol``. The homotopy's last segment guarantees this ``w``
+  is dual feasible in exact arithmetic;
+- complementary slackness: ``B_j'w = 1`` on ``S``, which contains the support
+  of ``z``, so it holds in exact arithmetic; numerically the duality gap
+  ``|1'z - y'w| <= tol max(|1'z|, |y'w|)`` enforces it.
 
-Then ``z`` is optimal. A vector whose path does not finish within
-``max_steps`` breakpoints, whose Gram matrix is singular, or whose certificate
-fails, goes to the exact LP.
+Then ``z`` is optimal to these tolerances. A vector whose path does not finish
+within ``max_steps`` breakpoints, whose Gram matrix is singular, or whose
+certificate fails, goes to the exact LP.
 """
+
+import warnings
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_even_slices
 
-from ..utils._device import resolve_device
+from ..utils._device import inference_device
 
 # Size of one chunk's (rows x columns of B) arrays: on a CPU small enough to
 # stay in cache (2-3x faster than one big batch at d = 8,000), on a GPU large
 # enough to fill it.
 _CHUNK_ELEMENTS = 2**20
 _CHUNK_ELEMENTS_GPU = 2**25
+# Primal feasibility of a certified answer: ||B_S z_S - y||_inf <= _PRIMAL_TOL ||y||_inf.
+_PRIMAL_TOL = 1e-11
 
 
 def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None, tol=1e-9,
@@ -85,11 +93,20 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
     if max_steps is None:
         max_steps = 4 * m + 20
     n_columns = d if positive else 2 * d
-    on_gpu = resolve_device(device).type != "cpu"
-    chunk_rows = max(1, (_CHUNK_ELEMENTS_GPU if on_gpu else _CHUNK_ELEMENTS) // n_columns)
-    n_chunks = max(effective_n_jobs(n_jobs), -(-n_samples // chunk_rows))
+    device = inference_device(device)
+    if device.type not in ("cpu", "cuda"):
+        warnings.warn(f"the batched l1 decoder computes in float64, which {device.type} does "
+                      "not support; running it on the CPU.", RuntimeWarning)
+        device = torch.device("cpu")
+    on_gpu = device.type == "cuda"
+    # Per row: the correlation arrays (n_columns) and, once supports grow to m,
+    # the gathered columns and Gram matrices (a few m x m).
+    row_elements = n_columns + 2 * m * m
+    chunk_rows = max(1, (_CHUNK_ELEMENTS_GPU if on_gpu else _CHUNK_ELEMENTS) // row_elements)
+    # On a GPU one process runs the chunks; n_jobs is for the CPU (and HiGHS).
+    n_chunks = max(1 if on_gpu else effective_n_jobs(n_jobs), -(-n_samples // chunk_rows))
     n_chunks = max(1, min(n_samples, n_chunks))
-    results = Parallel(n_jobs=n_jobs)(
+    results = Parallel(n_jobs=None if on_gpu else n_jobs)(
         delayed(_homotopy_chunk)(A, Y[rows], positive, str(device), max_steps, tol)
         for rows in gen_even_slices(n_samples, n_chunks)
     )
@@ -100,7 +117,8 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
 
 
 def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
-    device = resolve_device(device)
+    # On a dask worker without the GPU the caller saw: the CPU, with a warning.
+    device = inference_device(device)
     m, d = A.shape
     B = A if positive else np.hstack([A, -A])
     n_columns = B.shape[1]
@@ -164,7 +182,7 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         ratio[arange, banned] = torch.where(has_banned, torch.inf, ratio[arange, banned])
         join_gamma, joiner = ratio.min(dim=1)
         del ratio
-        leaving = valid & (direction < -1e-14)
+        leaving = valid & (direction < -1e-14 * direction.abs().amax(dim=1, keepdim=True))
         leave_gamma = torch.where(leaving, -coef / direction, torch.inf)
         leave_gamma, leaver = leave_gamma.min(dim=1)
         gamma = torch.minimum(torch.minimum(join_gamma, leave_gamma), lam)
@@ -177,6 +195,13 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         coef = torch.where(valid, coef + gamma[:, None] * direction, 0.0)
         corr.addcmul_(gamma[:, None], rate, value=1.0).sub_(gamma[:, None])  # c -= gamma s
         lam = lam - gamma
+        if step % 16 == 0:  # refresh the correlations, which drift by rounding
+            corr = (Yt - torch.einsum("bs,bsm->bm", coef, gathered)) @ Bt
+        # Coefficients the last segment drives to zero exactly at lam = 0 (y on a
+        # lower-dimensional face) end as rounding noise: recognised by cancellation,
+        # not by size, so that a small true coefficient is kept.
+        moved = gamma[:, None] * direction
+        vanishing = valid & (coef.abs() <= 1e-9 * ((coef - moved).abs() + moved.abs()))
 
         # Drop the leavers (their slot is freed), then add the joiners.
         banned = torch.where(leaves, idx[arange, leaver], 0)
@@ -198,6 +223,7 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
                     idx = torch.cat([idx, idx[:, :1]], dim=1)
                     valid = torch.cat([valid, torch.zeros_like(valid[:, :1])], dim=1)
                     coef = torch.cat([coef, torch.zeros_like(coef[:, :1])], dim=1)
+                    vanishing = torch.cat([vanishing, torch.zeros_like(vanishing[:, :1])], dim=1)
             slot = (~valid[r]).to(torch.int8).argmax(dim=1)
             idx[r, slot] = joiner[r]
             valid[r, slot] = True
@@ -206,7 +232,8 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         if bool(done.any()):
             ended = torch.nonzero(finished).flatten()
             if len(ended):
-                z, ok = _certify(columns, Bt, Yt[ended], idx[ended], valid[ended], tol)
+                z, ok = _certify(columns, Bt, Yt[ended], idx[ended], valid[ended],
+                                 valid[ended] & ~vanishing[ended], tol)
                 target = rows[ended.cpu().numpy()]
                 Z[target] = z
                 certified[target] = ok
@@ -222,46 +249,43 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
     return X, certified, steps
 
 
-def _certify(columns, Bt, Y, idx, valid, tol):
+def _certify(columns, Bt, Y, idx, valid, keep, tol):
     """Polish and check the supports ``idx[valid]``; returns (Z, certified).
 
-    The dual comes from the whole active set ``S`` of the path's last segment.
-    The primal is solved on ``S+``, the part of ``S`` whose coefficients do not
-    vanish: when ``y`` lies on a lower-dimensional face, some coefficients of
-    the last segment reach zero exactly at the path's end. Complementary
-    slackness still holds, since ``B_j'w = 1`` on all of ``S``.
+    The dual comes from the whole active set ``S`` (``valid``) of the path's
+    last segment. The primal is solved on ``S+`` (``keep``), the part of ``S``
+    whose coefficients do not vanish. Complementary slackness holds in exact
+    arithmetic, since ``B_j'w = 1`` on all of ``S``; numerically the duality gap
+    check enforces it.
     """
     gathered = torch.where(valid[:, :, None], columns[idx], 0.0)  # (rows, slots, m)
-    eye = torch.diag_embed((~valid).to(Y.dtype))
-    gram = gathered @ gathered.transpose(1, 2) + eye
+    gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~valid).to(Y.dtype))
     dual_coef, dual_info = torch.linalg.solve_ex(gram, valid.to(Y.dtype))
     dual = torch.einsum("bs,bsm->bm", dual_coef, gathered)
-    coef, info = torch.linalg.solve_ex(gram, torch.einsum("bsm,bm->bs", gathered, Y))
 
-    positive = valid & (coef > 1e-9 * coef.abs().amax(dim=1, keepdim=True))
-    gathered = torch.where(positive[:, :, None], gathered, 0.0)
-    pair = positive[:, :, None] & positive[:, None, :]
-    gram = torch.where(pair, gram, 0.0) + torch.diag_embed((~positive).to(Y.dtype))
-    coef = torch.zeros_like(coef)
+    gathered = torch.where(keep[:, :, None], gathered, 0.0)
+    gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~keep).to(Y.dtype))
+    coef = torch.zeros(keep.shape, dtype=Y.dtype, device=Y.device)
+    info = dual_info
     for _ in range(2):  # a solve and one step of iterative refinement
         residual = Y - torch.einsum("bs,bsm->bm", coef, gathered)
-        correction, refine_info = torch.linalg.solve_ex(
+        correction, solve_info = torch.linalg.solve_ex(
             gram, torch.einsum("bsm,bm->bs", gathered, residual)
         )
         coef = coef + correction
-        info = info | refine_info
+        info = info | solve_info
     residual = Y - torch.einsum("bs,bsm->bm", coef, gathered)
-    coef = torch.where(positive, coef, 0.0)
+    coef = torch.where(keep, coef, 0.0)
 
-    scale = 1.0 + Y.abs().amax(dim=1)
+    # Relative tolerances (zero rows never get here).
     primal = (
-        torch.where(positive, coef > 0, True).all(dim=1)
-        & (residual.abs().amax(dim=1) <= tol * scale)
+        torch.where(keep, coef > 0, True).all(dim=1)
+        & (residual.abs().amax(dim=1) <= _PRIMAL_TOL * Y.abs().amax(dim=1))
     )
     dual_feasible = (dual @ Bt).amax(dim=1) <= 1.0 + tol
-    cost = coef.sum(dim=1)
-    gap = (cost - (Y * dual).sum(dim=1)).abs() <= tol * (1.0 + cost.abs())
-    ok = (info == 0) & (dual_info == 0) & primal & dual_feasible & gap
+    cost, dual_cost = coef.sum(dim=1), (Y * dual).sum(dim=1)
+    gap = (cost - dual_cost).abs() <= tol * torch.maximum(cost.abs(), dual_cost.abs())
+    ok = (info == 0) & primal & dual_feasible & gap
 
     Z = torch.zeros(len(Y), Bt.shape[1], dtype=torch.float64, device=Y.device)
     Z.scatter_add_(1, idx, coef)
