@@ -310,10 +310,17 @@ def _paired_batches(sources, batch_size, order=None):
     x_source, y_source = sources
     if order is None:
         order = np.arange(x_source.n_samples)
+    # Dense sources live on the device: their row order is copied there once per
+    # epoch, not once per batch (a host-to-device copy per step stalls a GPU).
+    order_on_device = torch.as_tensor(order, device=x_source.device)
     for start in range(0, x_source.n_samples, batch_size):
-        indices = order[start : start + batch_size]
-        y_batch = y_source.batch(indices) if y_source is not None else None
-        yield len(indices), x_source.batch(indices), y_batch
+        stop = start + batch_size
+        batches = [
+            source.batch(order_on_device[start:stop] if source.is_dense else order[start:stop])
+            if source is not None else None
+            for source in (x_source, y_source)
+        ]
+        yield min(stop, x_source.n_samples) - start, batches[0], batches[1]
 
 
 def _all_finite(value):

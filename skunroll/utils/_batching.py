@@ -40,8 +40,16 @@ class BatchSource:
             self._csr = None
             self._dense = torch.as_tensor(np.ascontiguousarray(X, dtype=np_dtype), device=device)
 
+    @property
+    def is_dense(self):
+        """True when the data are a tensor on the device (indices may be a device tensor)."""
+        return self._csr is None
+
     def batch(self, indices):
-        """Rows ``indices`` as a dense tensor (or sparse COO, see ``sparse_batches``)."""
+        """Rows ``indices`` as a dense tensor (or sparse COO, see ``sparse_batches``).
+
+        ``indices`` is an integer array, or for dense data a tensor on the device.
+        """
         if self._csr is None:
             index = torch.as_tensor(indices, device=self.device)
             return self._dense.index_select(0, index)
