@@ -2,11 +2,11 @@
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_array
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from ..metrics import squared_errors
+from ..utils._validation import check_inverse_input
 from ._decoders import l1_min_decode
 
 
@@ -107,13 +107,7 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             names them.
         """
         check_is_fitted(self)
-        Y = check_array(X, dtype=(np.float64, np.float32))
-        n_components = self.components_.shape[0]
-        if Y.shape[1] != n_components:
-            raise ValueError(
-                f"X has {Y.shape[1]} features, but {type(self).__name__}.inverse_transform "
-                f"expects {n_components} measurements per row (n_components)."
-            )
+        Y = check_inverse_input(self, X, self.components_.shape[0], "measurements")
         return self._decode(Y)
 
     def score(self, X, y=None):

@@ -20,7 +20,6 @@ from scipy.optimize import linprog
 from sklearn.utils import gen_even_slices
 
 from ..exceptions import DecodingWarning
-from ..utils._device import inference_device
 from ._batched import batched_l1_min_decode
 
 DECODERS = ("l1-min", "l1-min-pos")
@@ -140,7 +139,7 @@ def l1_min_decode(A, Y, *, positive=False, solver="auto", device="cpu", n_jobs=N
     messages = [""] * n_samples
     if n_samples and solver in ("auto", "batched"):
         X, certified, _ = batched_l1_min_decode(
-            A, Y, positive=positive, device=inference_device(device), n_jobs=n_jobs
+            A, Y, positive=positive, device=device, n_jobs=n_jobs
         )
         success[:] = certified
     rest = np.flatnonzero(~certified)

@@ -17,7 +17,7 @@ from .._training import BaseTorchEstimator, to_numpy
 from ..metrics import normalized_code_error
 from ..utils._batching import BatchSource
 from ..utils._device import inference_device
-from ..utils._validation import as_csr_or_array
+from ..utils._validation import as_csr_or_array, check_inverse_input
 from ._iterative import default_step_size, optimal_codes
 from ._modules import DeepL0ClassifierNetwork, DeepL0Network
 
@@ -344,11 +344,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         X_original : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        codes = check_array(X, dtype=(np.float64, np.float32))
-        n_components = self.dictionary_.shape[0]
-        if codes.shape[1] != n_components:
-            raise ValueError(f"X has {codes.shape[1]} features, but inverse_transform expects "
-                             f"{n_components} codes per row.")
+        codes = check_inverse_input(self, X, self.dictionary_.shape[0], "codes")
         return codes @ self.dictionary_.astype(codes.dtype)
 
     def score(self, X, y=None):

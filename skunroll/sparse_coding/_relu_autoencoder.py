@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._training import BaseTorchEstimator, to_numpy
-from ..utils._validation import as_csr_or_array
+from ..utils._validation import as_csr_or_array, check_inverse_input
 from ..utils._device import torch_generator
 from ._modules import TiedReLUAutoencoder, relu_autoencoder_loss
 
@@ -380,11 +380,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X_original : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        codes = check_array(X, dtype=(np.float64, np.float32))
-        n_components = self.components_.shape[0]
-        if codes.shape[1] != n_components:
-            raise ValueError(f"X has {codes.shape[1]} features, but inverse_transform expects "
-                             f"{n_components} codes per row.")
+        codes = check_inverse_input(self, X, self.components_.shape[0], "codes")
         return codes @ self.components_.astype(codes.dtype, copy=False)
 
     def score(self, X, y=None):

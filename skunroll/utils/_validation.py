@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import check_array
 
 
 def check_n_components(n_components, n_features, name="n_components"):
@@ -13,6 +14,20 @@ def check_n_components(n_components, n_features, name="n_components"):
             f"{name}={n_components} must be <= n_features={n_features}: a measurement matrix "
             "compresses, it cannot have more rows than the data has features."
         )
+
+
+def check_inverse_input(estimator, X, n_components, what):
+    """Validate the input of ``inverse_transform``: ``n_components`` ``what`` per row.
+
+    Returns ``X`` as a float64 or float32 array.
+    """
+    X = check_array(X, dtype=(np.float64, np.float32))
+    if X.shape[1] != n_components:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__}.inverse_transform "
+            f"expects {n_components} {what} per row (n_components)."
+        )
+    return X
 
 
 def as_csr_or_array(X):
