@@ -25,9 +25,12 @@ def main(argv=None):
                         help="rows generated; 60/20/20 train/validation/test (default: 10000)")
     parser.add_argument("--n-test", type=int, default=1000,
                         help="test rows decoded per method (default: 1000)")
-    parser.add_argument("--max-epochs", type=int, default=60,
-                        help="l1-AE training epochs at most (default: 60; the paper trains "
-                        "until early stopping)")
+    parser.add_argument("--recipe", choices=["stable", "paper"], default="stable",
+                        help="L1AEEncoder's training recipe (default: stable; paper: the "
+                        "reference code, trained until early stopping)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="l1-AE training epochs at most (default: the recipe's: about "
+                        "3,000 SGD steps for stable, 1,000 epochs for paper)")
     parser.add_argument("--n-jobs", type=int, default=None, help="joblib workers for the LPs")
     parser.add_argument("--sweep-jobs", type=int, default=None,
                         help="joblib workers over the values of m (default: one at a time)")
@@ -38,11 +41,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     print(f"skunroll {__version__}: {args.dataset}, d=1000, n={args.n_samples}, "
-          f"test rows={args.n_test}, l1-AE max_epochs={args.max_epochs}")
+          f"test rows={args.n_test}, l1-AE recipe={args.recipe}, "
+          f"max_epochs={args.max_epochs or 'auto'}")
     print(HEADER, flush=True)
     recovery_table(
         args.dataset, args.n_components, n_samples=args.n_samples, n_test=args.n_test,
-        max_epochs=args.max_epochs, n_jobs=args.n_jobs, sweep_n_jobs=args.sweep_jobs,
+        max_epochs=args.max_epochs or "auto", recipe=args.recipe, n_jobs=args.n_jobs, sweep_n_jobs=args.sweep_jobs,
         device=args.device,
         random_state=args.seed, verbose=args.verbose,
         log=lambda row: print(format_row(row), flush=True),

@@ -20,8 +20,8 @@ DATASETS = {
 
 
 def recovery_table(dataset="synthetic1", n_components=(10, 20, 30), *, n_samples=10000,
-                   n_test=2000, max_epochs=1000, n_jobs=None, sweep_n_jobs=None, device="auto",
-                   random_state=0, verbose=0, log=None):
+                   n_test=2000, max_epochs="auto", recipe="stable", n_jobs=None,
+                   sweep_n_jobs=None, device="auto", random_state=0, verbose=0, log=None):
     """Exact recovery of learned vs Gaussian measurements, both decoded by l1-min-pos.
 
     The data are split as the paper: 60% training, 20% validation (early
@@ -39,7 +39,7 @@ def recovery_table(dataset="synthetic1", n_components=(10, 20, 30), *, n_samples
     X = DATASETS[dataset](n_samples, random_state)
     n_fit = int(0.8 * n_samples)
     X_fit, X_test = X[:n_fit], X[n_fit : n_fit + n_test]
-    settings = dict(max_epochs=max_epochs, n_jobs=n_jobs, device=device,
+    settings = dict(max_epochs=max_epochs, recipe=recipe, n_jobs=n_jobs, device=device,
                     random_state=random_state, verbose=verbose)
     rows = []
     for row in Parallel(n_jobs=sweep_n_jobs, return_as="generator")(
@@ -51,11 +51,12 @@ def recovery_table(dataset="synthetic1", n_components=(10, 20, 30), *, n_samples
     return rows
 
 
-def _recovery_row(dataset, m, X_fit, X_test, *, max_epochs, n_jobs, device, random_state,
-                  verbose):
+def _recovery_row(dataset, m, X_fit, X_test, *, max_epochs, recipe, n_jobs, device,
+                  random_state, verbose):
     start = time.perf_counter()
-    learned = L1AEEncoder(m, max_epochs=max_epochs, validation_fraction=0.25, n_jobs=n_jobs,
-                          device=device, random_state=random_state, verbose=verbose)
+    learned = L1AEEncoder(m, recipe=recipe, max_epochs=max_epochs, validation_fraction=0.25,
+                          n_jobs=n_jobs, device=device, random_state=random_state,
+                          verbose=verbose)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         learned.fit(X_fit)

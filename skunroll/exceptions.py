@@ -1,6 +1,6 @@
 """Warnings and errors raised by skunroll."""
 
-__all__ = ["DecodingWarning", "TrainingDivergedError"]
+__all__ = ["DecodingWarning", "TrainingDivergedError", "TrainingRescuedWarning"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -13,3 +13,9 @@ class TrainingDivergedError(FloatingPointError):
 
 class DecodingWarning(UserWarning):
     """Some vectors could not be decoded (the solver failed or the problem was infeasible)."""
+
+
+class TrainingRescuedWarning(UserWarning):
+    """Training diverged and was rescued: the last good weights were restored and
+    the learning rate lowered (see the estimator's ``n_rescues_`` and
+    ``learning_rate_curve_``)."""

@@ -24,8 +24,12 @@ def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
 
     from skunroll._reproduce import recovery_table
 
+    from threadpoolctl import threadpool_limits
+
     settings = dict(n_samples=400, n_test=20, max_epochs=2, device="cpu")
-    sequential = recovery_table("synthetic1", [10, 20], **settings)
+    # Thread-pool workers run torch on one thread; equal results need the same count.
+    with threadpool_limits(1):
+        sequential = recovery_table("synthetic1", [10, 20], **settings)
     with parallel_config(backend="threading"):
         parallel = recovery_table("synthetic1", [10, 20], sweep_n_jobs=2, **settings)
     for a, b in zip(sequential, parallel):

@@ -351,3 +351,24 @@ def test_label_matrix_fit_is_atomic_picklable_and_sparse_x_equals_dense():
                                          decoder="linear").fit(sp.csr_matrix(X_train), Y_sparse)
     np.testing.assert_allclose(sparse_x.decision_function(sp.csr_matrix(X_test)).toarray(),
                                dense_x.decision_function(X_test).toarray(), atol=1e-5)
+
+
+def test_random_state_seeds_the_default_encoder_and_fits_are_identical():
+    X, Y = make_multilabel_classification(300, n_features=40, n_classes=30, n_labels=3,
+                                          random_state=0)
+    first = CompressedLabelClassifier(random_state=0).fit(X, Y)
+    second = CompressedLabelClassifier(random_state=0).fit(X, Y)
+    assert first.encoder_.random_state is not None
+    np.testing.assert_array_equal(first.encoder_.components_, second.encoder_.components_)
+    np.testing.assert_array_equal(first.decision_function(X), second.decision_function(X))
+    other = CompressedLabelClassifier(random_state=1).fit(X, Y)
+    assert not np.array_equal(first.encoder_.components_, other.encoder_.components_)
+
+
+def test_random_state_keeps_the_seeds_the_parts_were_given():
+    X, Y = make_multilabel_classification(200, n_features=20, n_classes=10, random_state=0)
+    encoder = L1AEEncoder(n_components=5, max_epochs=2, random_state=7)
+    clf = CompressedLabelClassifier(encoder, random_state=0).fit(X, Y)
+    assert clf.encoder_.random_state == 7 and encoder.random_state == 7
+    unseeded = CompressedLabelClassifier(L1AEEncoder(n_components=5, max_epochs=2)).fit(X, Y)
+    assert unseeded.encoder_.random_state is None

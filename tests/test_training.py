@@ -13,7 +13,7 @@ from torch import nn
 from skunroll import L1AEEncoder
 from skunroll._training import BaseTorchEstimator, to_numpy
 from skunroll.datasets import make_block_sparse
-from skunroll.exceptions import TrainingDivergedError
+from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
 from skunroll.utils import resolve_device
 from skunroll.utils._batching import BatchSource
 
@@ -29,6 +29,7 @@ class ScalarEstimator(BaseTorchEstimator):
 
     def __init__(self, init=1.0, optimizer="sgd", learning_rate=0.1, batch_size=10, max_epochs=5,
                  early_stopping=False, validation_fraction=0.2, n_iter_no_change=3, tol=0.0,
+                 lr_schedule="constant", max_time=None,
                  warm_start=False, device="cpu", random_state=None, verbose=0):
         self.init = init
         self.optimizer = optimizer
@@ -39,6 +40,8 @@ class ScalarEstimator(BaseTorchEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.lr_schedule = lr_schedule
+        self.max_time = max_time
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
@@ -227,3 +230,113 @@ def test_fit_on_cuda_transforms_on_cpu():
     gpu = est.set_params(decoder="unrolled").inverse_transform(Y)
     cpu = restored.inverse_transform(Y)
     np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------ rescue, schedules, time limit
+def test_diverging_epoch_is_rescued_once_with_a_warning():
+    # lr=1.5 doubles |p| every step (batches of one row: 20 steps per epoch), so
+    # the float32 loss p**2 overflows at step 65, in epoch 4. The rescue restores
+    # the weights of the lowest-loss epoch (the first: p = 2**20) and divides lr by
+    # 10, after which p shrinks by 0.7 per step.
+    est = ScalarEstimator(learning_rate=1.5, batch_size=1, max_epochs=30, n_iter_no_change=50)
+    with pytest.warns(TrainingRescuedWarning, match="diverged at epoch 4") as record:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X20)
+    assert sum(issubclass(w.category, TrainingRescuedWarning) for w in record) == 1
+    assert est.n_rescues_ == 1
+    assert est.learning_rate_curve_[:3] == [1.5] * 3
+    assert est.learning_rate_curve_[3:] == [pytest.approx(0.15)] * 27
+    assert len(est.loss_curve_) == est.n_iter_ == 30
+    assert all(np.isfinite(est.loss_curve_))
+    # The undone epoch is not in the curve; training resumed from p = 2**20.
+    assert est.loss_curve_[3] == pytest.approx(np.mean(4.0**20 * 0.49 ** np.arange(20)), rel=1e-4)
+    assert abs(est.p_) < 1e-3
+
+
+def test_rescues_are_limited_then_the_error_is_raised():
+    est = ScalarEstimator(learning_rate=1e30, max_epochs=50)
+    with pytest.warns(TrainingRescuedWarning):
+        with pytest.raises(TrainingDivergedError, match="after 4 rescues"):
+            est.fit(X20)
+    assert not hasattr(est, "n_rescues_")
+
+
+def test_cosine_schedule_anneals_and_ends_without_convergence_warning():
+    est = ScalarEstimator(learning_rate=0.1, max_epochs=8, lr_schedule="cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X20)
+    curve = est.learning_rate_curve_
+    assert curve[0] < 0.1 and all(a > b for a, b in zip(curve, curve[1:]))
+    assert curve[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_plateau_schedule_cuts_the_rate_at_half_the_patience():
+    # init=0: the loss is 0 from the start, so only the first epoch improves.
+    est = ScalarEstimator(init=0.0, learning_rate=0.1, max_epochs=50, n_iter_no_change=4,
+                          lr_schedule="plateau")
+    est.fit(X20)
+    assert est.n_iter_ == 5
+    np.testing.assert_allclose(est.learning_rate_curve_, [0.1, 0.1, 0.1, 0.03, 0.03])
+
+
+def test_max_time_stops_the_fit():
+    est = ScalarEstimator(learning_rate=1e-9, max_epochs=10**7, n_iter_no_change=10**7,
+                          max_time=0.2)
+    with pytest.warns(ConvergenceWarning, match="max_time=0.2"):
+        est.fit(X20)
+    assert 1 <= est.n_iter_ < 10**7
+    assert len(est.loss_curve_) == est.n_iter_
+
+
+def test_auto_lengths_count_optimiser_steps():
+    est = ScalarEstimator(batch_size=100, max_epochs="auto", n_iter_no_change="auto")
+    plan = est._training_plan(n_train=6400)  # 64 steps per epoch
+    assert plan.max_epochs == 47 and plan.n_iter_no_change == 8
+    assert est._training_plan(n_train=10**6).max_epochs == 5  # at least 5 epochs
+    assert est._training_plan(n_train=50).max_epochs == 1000  # at most 1000
+
+
+# ---------------------------------------------------------------- threads
+class ThreadSpy(ScalarEstimator):
+    def _batch_loss(self, module, X_batch, y_batch):
+        self.threads_seen_ = torch.get_num_threads()
+        return super()._batch_loss(module, X_batch, y_batch)
+
+
+def _fit_and_report(estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X20)
+    return estimator.threads_seen_, torch.get_num_threads()
+
+
+def test_threads_capped_inside_thread_pool_workers_and_restored():
+    from joblib import Parallel, delayed
+
+    before = torch.get_num_threads()
+    results = Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_and_report)(ThreadSpy(max_epochs=2)) for _ in range(4))
+    assert all(seen == 1 for seen, _ in results)
+    assert torch.get_num_threads() == before
+
+
+def test_threads_follow_threadpoolctl_limits_and_are_restored():
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    with threadpool_limits(1):
+        seen, _ = _fit_and_report(ThreadSpy(max_epochs=2))
+    assert seen == 1
+    assert torch.get_num_threads() == before
+    seen, after = _fit_and_report(ThreadSpy(max_epochs=2))
+    assert seen == min(before, __import__("joblib").cpu_count()) and after == before
+
+
+def test_threads_in_process_workers_stay_within_their_share():
+    from joblib import Parallel, cpu_count, delayed
+
+    results = Parallel(n_jobs=2)(delayed(_fit_and_report)(ThreadSpy(max_epochs=2))
+                                 for _ in range(2))
+    assert all(seen <= max(1, cpu_count() // 2) for seen, _ in results)

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import Ridge
-from sklearn.utils import check_array, gen_batches
+from sklearn.utils import check_array, check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -25,6 +25,21 @@ from ..utils._validation import as_csr_or_array, atomic_fit
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
+
+
+def _seed_unseeded(estimator, random_state):
+    """Give every ``random_state`` parameter of ``estimator`` that is None a seed.
+
+    Without a ``random_state`` of the meta-estimator (None), nothing changes.
+    """
+    if random_state is None:
+        return
+    params = estimator.get_params(deep=True)
+    seeds = {name: random_state.randint(np.iinfo(np.int32).max)
+             for name in sorted(params)
+             if (name == "random_state" or name.endswith("__random_state")) and params[name] is None}
+    if seeds:
+        estimator.set_params(**seeds)
 
 
 class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -70,6 +85,11 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     threshold : float or None, default=None
         If set, ``predict`` returns the labels scored at least ``threshold``
         instead of the top ``top_k``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the encoder and the regressor wherever their own
+        ``random_state`` (nested ones included) is None, as scikit-learn's
+        ensembles do; seeds they were given are kept. With an int, two fits
+        on the same data are identical.
 
     Attributes
     ----------
@@ -125,14 +145,17 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         "decoder": [StrOptions({"auto", "linear", *_ENCODER_DECODERS})],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "threshold": [Real, None],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, encoder=None, regressor=None, *, decoder="auto", top_k=5, threshold=None):
+    def __init__(self, encoder=None, regressor=None, *, decoder="auto", top_k=5, threshold=None,
+                 random_state=None):
         self.encoder = encoder
         self.regressor = regressor
         self.decoder = decoder
         self.top_k = top_k
         self.threshold = threshold
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
     def _label_matrix(self, y):
@@ -191,13 +214,17 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
                                  "none. Use decoder='auto' or 'linear'.")
             # The encoder's own fit then checks that it offers this decoder.
             encoder.set_params(decoder=self.decoder)
+        regressor = clone(Ridge(tol=1e-6) if self.regressor is None else self.regressor)
+        random_state = (None if self.random_state is None
+                        else check_random_state(self.random_state))
+        for part in (encoder, regressor):
+            _seed_unseeded(part, random_state)
         self.encoder_ = encoder.fit(Y)
         if self.decoder == "linear" and not hasattr(self.encoder_, "components_"):
             raise ValueError(f"decoder='linear' needs the encoder's components_ (m x n_labels); "
                              f"{type(encoder).__name__} has none.")
         embedding = np.asarray(self.encoder_.transform(Y), dtype=np.float64)
-        regressor = Ridge(tol=1e-6) if self.regressor is None else self.regressor
-        self.regressor_ = clone(regressor).fit(X, embedding)
+        self.regressor_ = regressor.fit(X, embedding)
         return self
 
     # -------------------------------------------------------------- predict

@@ -48,6 +48,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_even_slices
 
 from ..utils._device import inference_device
+from ..utils._threads import limit_torch_threads
 
 # Size of one chunk's (rows x columns of B) arrays: on a CPU small enough to
 # stay in cache (2-3x faster than one big batch at d = 8,000), on a GPU large
@@ -116,6 +117,7 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
     return X, certified, steps
 
 
+@limit_torch_threads
 def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
     # On a dask worker without the GPU the caller saw: the CPU, with a warning.
     device = inference_device(device)

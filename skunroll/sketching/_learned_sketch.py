@@ -100,6 +100,15 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         Patience, in epochs.
     tol : float, default=0.0
         Minimum decrease of the watched loss that counts as an improvement.
+    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
+        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
+        whenever the watched loss has not improved for half of
+        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
+        ``max_epochs`` (the fit then ends there by design, with no
+        ConvergenceWarning); ``"auto"`` means ``"constant"``.
+    max_time : float, default=None
+        Stop training after this many seconds (checked after every step);
+        the best weights seen so far are kept.
     warm_start : bool, default=False
         Continue training the fitted sketch on the next ``fit``.
     device : str or torch.device, default="auto"
@@ -213,6 +222,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         validation_fraction=0.2,
         n_iter_no_change=5,
         tol=0.0,
+        lr_schedule="constant",
+        max_time=None,
         warm_start=False,
         device="auto",
         random_state=None,
@@ -233,6 +244,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.lr_schedule = lr_schedule
+        self.max_time = max_time
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state

@@ -18,6 +18,7 @@ from ..metrics import normalized_code_error
 from ..utils._batching import BatchSource
 from ..utils._device import inference_device
 from ..utils._validation import as_csr_or_array, check_inverse_input
+from ..utils._threads import limit_torch_threads
 from ._iterative import default_step_size, optimal_codes
 from ._modules import DeepL0ClassifierNetwork, DeepL0Network
 
@@ -54,6 +55,15 @@ _SHARED_DOC = """
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     tol : float, default=0.0
+    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
+        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
+        whenever the watched loss has not improved for half of
+        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
+        ``max_epochs`` (the fit then ends there by design, with no
+        ConvergenceWarning); ``"auto"`` means ``"constant"``.
+    max_time : float, default=None
+        Stop training after this many seconds (checked after every step);
+        the best weights seen so far are kept.
     warm_start : bool, default=False
     device : str or torch.device, default="auto"
     random_state : int, RandomState instance or None, default=None
@@ -69,7 +79,7 @@ class _DeepL0Base(BaseTorchEstimator):
                  dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
                  max_epochs=50, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self.n_components = n_components
         self.sparsity = sparsity
@@ -89,6 +99,8 @@ class _DeepL0Base(BaseTorchEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.lr_schedule = lr_schedule
+        self.max_time = max_time
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
@@ -176,6 +188,7 @@ class _DeepL0Base(BaseTorchEstimator):
         sigma = self.sigma / self.sigma_decay**epoch
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
+    @limit_torch_threads
     def _run(self, module, X, out_width):
         """Forward ``module`` in eval mode over ``X`` in batches; numpy float64 out."""
         device = inference_device(self.device)

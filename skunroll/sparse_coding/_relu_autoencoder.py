@@ -148,6 +148,15 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     tol : float, default=0.0
+    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
+        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
+        whenever the watched loss has not improved for half of
+        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
+        ``max_epochs`` (the fit then ends there by design, with no
+        ConvergenceWarning); ``"auto"`` means ``"constant"``.
+    max_time : float, default=None
+        Stop training after this many seconds (checked after every step);
+        the best weights seen so far are kept.
     warm_start : bool, default=False
         Continue from the fitted atoms (and ``bias_``) instead of starting over.
     device : str or torch.device, default="auto"
@@ -209,7 +218,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def __init__(self, n_components=None, *, bias="auto", coherence=None, init="random",
                  dictionary=None, unit_norm_atoms=True, optimizer="adam", learning_rate=1e-2,
                  batch_size=256, max_epochs=100, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, warm_start=False, device="auto",
+                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self.n_components = n_components
         self.bias = bias
@@ -225,6 +234,8 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.lr_schedule = lr_schedule
+        self.max_time = max_time
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
@@ -240,7 +251,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         "dictionary": ["array-like", None],
         "unit_norm_atoms": ["boolean"],
         # 0: no training, the starting atoms are kept.
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     # ------------------------------------------------------------ helpers

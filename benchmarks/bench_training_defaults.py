@@ -1,0 +1,185 @@
+"""Training defaults on data nobody tuned them for: divergence, time to a good model, threads.
+
+Sections (run one or several; each prints its table and writes JSON to
+``benchmarks/results/training_defaults_<section>.json``):
+
+- ``synthetic``: default ``L1AEEncoder`` (``recipe="stable"``) vs the paper
+  recipe (``recipe="paper"``) on Synthetic1 (d = 1,000, 8,000 fit rows,
+  1,000 test rows) at m = 10, 20, 30: epochs, fit seconds, exact recovery and
+  RMSE of l1-min-pos decoding.
+- ``sweep``: does a default fit diverge? m/d in {0.02, 0.05, 0.1, 0.2, 0.4,
+  0.8} x T in {10, 60} on Synthetic1 and on one-hot flights (d = 8,044), and
+  on label matrices with 100, 500 and 2,000 labels. Divergence shows in the
+  first epochs, so each fit runs ``--sweep-epochs`` epochs on ``--sweep-rows``
+  rows; the paper recipe runs beside it. Cells with m * d * T above
+  ``--sweep-budget`` (flights at large m and T: minutes per batch) are listed
+  as not run.
+- ``flights``: default fit on 20,000 one-hot flights rows (m = 100, T = 10)
+  to its own end, then the paper recipe for the same number of epochs; test
+  loss of the unrolled decoder and RMSE / exact recovery of l1-min-pos.
+- ``gridsearch``: ``GridSearchCV`` over ``n_components`` with ``n_jobs=1``
+  and ``n_jobs=2``: wall time ratio.
+
+    nice python benchmarks/bench_training_defaults.py synthetic sweep flights gridsearch
+"""
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+from skunroll import L1AEEncoder
+from skunroll.datasets import load_flights_onehot, make_block_sparse
+from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
+from skunroll.metrics import exact_recovery_fraction, recovery_rmse
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+def _fit(encoder, X):
+    """Fit, returning (seconds, outcome) where outcome is "ok", "rescued" or "diverged"."""
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            encoder.fit(X)
+        except TrainingDivergedError:
+            return time.perf_counter() - start, "diverged"
+    seconds = time.perf_counter() - start
+    rescued = any(issubclass(w.category, TrainingRescuedWarning) for w in caught)
+    return seconds, "rescued" if rescued else "ok"
+
+
+def _decode_quality(encoder, X_test):
+    X_hat = encoder.inverse_transform(encoder.transform(X_test))
+    return exact_recovery_fraction(X_test, X_hat), recovery_rmse(X_test, X_hat)
+
+
+def synthetic(args):
+    X = make_block_sparse(10000, 1000, random_state=0)
+    X_fit, X_test = X[:8000], X[8000:9000]
+    rows = []
+    for m in args.m:
+        for recipe in ("stable", "paper"):
+            encoder = L1AEEncoder(m, recipe=recipe, random_state=0, n_jobs=args.n_jobs)
+            seconds, outcome = _fit(encoder, X_fit)
+            exact, rmse = _decode_quality(encoder, X_test) if outcome != "diverged" else (0, np.inf)
+            rows.append({"m": m, "recipe": recipe, "epochs": encoder.n_iter_ if outcome !=
+                         "diverged" else None, "seconds": round(seconds, 1), "outcome": outcome,
+                         "exact": round(exact, 4), "rmse": round(float(rmse), 4)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def _sweep_sets(args):
+    rng = np.random.RandomState(0)
+    synthetic1 = make_block_sparse(args.sweep_rows, 1000, random_state=0)
+    flights = load_flights_onehot(args.sweep_rows, random_state=0)
+    sets = [("synthetic1", synthetic1), ("flights", flights)]
+    for n_labels in (100, 500, 2000):
+        _, Y = make_multilabel_classification(args.sweep_rows, n_features=20, n_classes=n_labels,
+                                              n_labels=5, allow_unlabeled=False,
+                                              sparse=True, random_state=rng)
+        sets.append((f"labels{n_labels}", Y.astype(np.float64)))
+    return sets
+
+
+def sweep(args):
+    rows = []
+    for name, X in _sweep_sets(args):
+        d = X.shape[1]
+        for ratio in (0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
+            m = max(1, int(round(ratio * d)))
+            for n_steps in (10, 60):
+                row = {"data": name, "d": d, "m": m, "m/d": ratio, "T": n_steps}
+                if m * d * n_steps > args.sweep_budget:
+                    row["stable"] = row["paper"] = "not run (cost)"
+                    rows.append(row)
+                    print(row, flush=True)
+                    continue
+                for recipe in ("stable", "paper"):
+                    encoder = L1AEEncoder(m, n_steps=n_steps, recipe=recipe,
+                                          max_epochs=args.sweep_epochs, random_state=0)
+                    seconds, outcome = _fit(encoder, X)
+                    row[recipe] = outcome
+                    if recipe == "stable":
+                        row["stable_loss"] = (round(-encoder.best_validation_score_, 4)
+                                              if outcome != "diverged" else None)
+                        row["stable_s"] = round(seconds, 1)
+                rows.append(row)
+                print(row, flush=True)
+    return rows
+
+
+def flights(args):
+    X = load_flights_onehot(args.flights_rows + 2000, random_state=0)
+    X_fit, X_test = X[: args.flights_rows], X[args.flights_rows : args.flights_rows + 1000]
+    rows = []
+    stable = L1AEEncoder(100, random_state=0, verbose=args.verbose)
+    seconds, outcome = _fit(stable, X_fit)
+    runs = [("stable", stable, seconds, outcome)]
+    paper = L1AEEncoder(100, recipe="paper", max_epochs=stable.n_iter_, random_state=0,
+                        verbose=args.verbose)
+    runs.append(("paper", paper, *_fit(paper, X_fit)))
+    for recipe, encoder, seconds, outcome in runs:
+        row = {"recipe": recipe, "outcome": outcome, "seconds": round(seconds, 1)}
+        if outcome != "diverged":
+            unrolled = -encoder.set_params(decoder="unrolled").score(X_test)
+            encoder.set_params(decoder="auto")
+            exact, rmse = _decode_quality(encoder, X_test)
+            row.update(epochs=encoder.n_iter_, test_loss_unrolled=round(unrolled, 4),
+                       exact=round(exact, 4), rmse=round(float(rmse), 4))
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def gridsearch(args):
+    X = make_block_sparse(3000, 500, random_state=0)
+    grid = {"n_components": [10, 20, 30, 40]}
+    rows = []
+    for n_jobs in (1, 2):
+        search = GridSearchCV(L1AEEncoder(max_epochs=15, random_state=0), grid, cv=2,
+                              n_jobs=n_jobs)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            search.fit(X)
+        rows.append({"n_jobs": n_jobs, "seconds": round(time.perf_counter() - start, 1),
+                     "best": search.best_params_})
+        print(rows[-1], flush=True)
+    rows.append({"ratio_2_over_1": round(rows[1]["seconds"] / rows[0]["seconds"], 3)})
+    print(rows[-1], flush=True)
+    return rows
+
+
+SECTIONS = {"synthetic": synthetic, "sweep": sweep, "flights": flights, "gridsearch": gridsearch}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="+", choices=sorted(SECTIONS))
+    parser.add_argument("--m", type=int, nargs="+", default=[10, 20, 30])
+    parser.add_argument("--sweep-rows", type=int, default=1000)
+    parser.add_argument("--sweep-epochs", type=int, default=2)
+    parser.add_argument("--sweep-budget", type=float, default=4e8,
+                        help="skip sweep cells with m * d * T above this (minutes per batch)")
+    parser.add_argument("--flights-rows", type=int, default=20000)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--verbose", type=int, default=0)
+    args = parser.parse_args(argv)
+    os.makedirs(RESULTS, exist_ok=True)
+    for section in args.sections:
+        rows = SECTIONS[section](args)
+        with open(os.path.join(RESULTS, f"training_defaults_{section}.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
