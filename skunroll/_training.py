@@ -107,10 +107,11 @@ class _LearningRate:
 
     @property
     def value(self):
+        value = self.base
         if self.kind == "cosine":
-            return self.base * 0.5 * (1.0 + math.cos(math.pi * min(self.step, self.total_steps)
-                                                     / self.total_steps))
-        return self.base
+            value *= 0.5 * (1.0 + math.cos(math.pi * min(self.step, self.total_steps)
+                                           / self.total_steps))
+        return value
 
     def before_step(self, optimizer):
         value = self.value

@@ -110,3 +110,17 @@ def test_default_never_diverges_on_the_sweep(data):
                 paper_diverged.append((ratio, n_steps))
     # The sweep covers what used to fail, so it can fail.
     assert paper_diverged
+
+
+def test_stable_start_keeps_beta_1_unless_it_is_far_off():
+    import torch
+
+    X = make_block_sparse(600, 1000, random_state=0)
+
+    def start(m, recipe="stable"):
+        module = L1AEEncoder(m, recipe=recipe)._build_module(X, torch.Generator().manual_seed(0))
+        return float(module.beta)
+
+    assert start(20) == 1.0  # the paper's setting: the reference's beta
+    assert start(400) < 1.0  # m/d = 0.4: beta = 1 starts far worse than a smaller step
+    assert start(400, recipe="paper") == 1.0

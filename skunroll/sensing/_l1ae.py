@@ -5,6 +5,7 @@ from numbers import Integral
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -19,6 +20,10 @@ from ._modules import L1AENetwork
 
 #: What lr_schedule="auto" means under recipe="stable".
 STABLE_SCHEDULE = "cosine"
+# recipe="stable" starts beta at the largest of 1, 1/2, ... whose initial loss
+# on this many rows is within this factor of the lowest.
+_STEP_SEARCH_ROWS = 512
+_STEP_SEARCH_FACTOR = 3.0
 
 
 def _orthonormal_columns(weight):
@@ -276,9 +281,9 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
                 "step_size": self.step_size, "normalization": self.normalization,
                 "nonnegative": self.nonnegative}
 
-    def _network(self, weight, structure):
+    def _network(self, weight, structure, step_size_init=1.0):
         return L1AENetwork(
-            weight,
+            weight, step_size_init=step_size_init,
             n_steps=structure["n_steps"],
             step_size=structure["step_size"],
             normalization=structure["normalization"],
@@ -291,9 +296,35 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         # Normal truncated at +-2 std, std 1/sqrt(d), as tf.truncated_normal.
         std = 1.0 / np.sqrt(n_features)
         torch.nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std, generator=generator)
-        if self.recipe == "stable":
-            weight = _orthonormal_columns(weight)
-        return self._network(weight, self._structure())
+        if self.recipe == "paper":
+            return self._network(weight, self._structure())
+        weight = _orthonormal_columns(weight)
+        return self._network(weight, self._structure(),
+                             step_size_init=self._initial_step_scale(weight, X))
+
+    def _initial_step_scale(self, weight, X):
+        """The starting beta of ``recipe="stable"``: the reference's 1 unless that is far off.
+
+        The subgradient ``sign(x)`` has norm ``sqrt(d)``, so a first step of
+        ``beta = 1`` that suits d = 1,000 throws the iterate far off on
+        d = 8,000 one-hot rows (initial loss 15x that of a small step), and
+        SGD diverges from there. Returns the largest of 1, 1/2, ..., 1/128 whose
+        initial loss on (up to) 512 training rows is within 3x of the lowest.
+        """
+        rows = X[: _STEP_SEARCH_ROWS]
+        batch = torch.as_tensor(rows.toarray() if sp.issparse(rows) else rows,
+                                dtype=torch.float32)
+        candidates = [2.0**-k for k in range(8)]
+        losses = []
+        with torch.no_grad():
+            for beta in candidates:
+                network = self._network(weight, self._structure(), step_size_init=beta)
+                losses.append(float(self._batch_loss(network, batch, None)))
+        finite = [loss for loss in losses if np.isfinite(loss)]
+        if not finite:
+            return 1.0
+        return next(beta for beta, loss in zip(candidates, losses)
+                    if loss <= _STEP_SEARCH_FACTOR * min(finite))
 
     def _training_plan(self, n_train):
         plan = super()._training_plan(n_train)
