@@ -54,9 +54,9 @@ def make_case(name, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if name == "synthetic1-learned":
-            encoder = L1AEEncoder(20, max_epochs=args.epochs, random_state=args.seed).fit(X_fit)
+            encoder = L1AEEncoder(20, max_epochs=args.epochs, recipe="paper", random_state=args.seed).fit(X_fit)
         elif name == "flights-learned":
-            encoder = L1AEEncoder(40, n_steps=10, learning_rate=0.001, batch_size=256,
+            encoder = L1AEEncoder(40, n_steps=10, learning_rate=0.001, batch_size=256, recipe="paper",
                                   max_epochs=args.flights_epochs, random_state=args.seed)
             encoder.fit(X_fit)
         else:

@@ -128,7 +128,7 @@ def methods(ms, n_labels, lp_max_m):
     yield "ridge on the full label matrix (no compression)", None, FullRidge
     for m in ms:
         lr = 0.01 if m <= 0.05 * n_labels or n_labels < 100 else 0.003
-        l1ae = L1AEEncoder(n_components=m, max_epochs=30, learning_rate=lr, device="cpu",
+        l1ae = L1AEEncoder(n_components=m, max_epochs=30, learning_rate=lr, recipe="paper", device="cpu",
                            random_state=0)
         gaussian = GaussianMeasurement(m, random_state=0)
         if m <= lp_max_m:

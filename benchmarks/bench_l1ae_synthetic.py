@@ -26,12 +26,14 @@ def main(argv=None):
     parser.add_argument("--sweep-jobs", type=int, default=None,
                         help="joblib workers over the values of m (default: one at a time)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--recipe", choices=["paper", "stable"], default="paper",
+                        help="L1AEEncoder recipe (the figures in benchmarks/README.md: paper)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     print(HEADER, flush=True)
     rows = recovery_table(args.dataset, args.n_components, n_test=args.n_test,
-                          max_epochs=args.max_epochs, n_jobs=args.n_jobs,
+                          max_epochs=args.max_epochs, recipe=args.recipe, n_jobs=args.n_jobs,
                           sweep_n_jobs=args.sweep_jobs, device=args.device,
                           random_state=args.seed, log=lambda r: print(format_row(r), flush=True))
     os.makedirs(RESULTS, exist_ok=True)
