@@ -360,7 +360,7 @@ class BaseTorchEstimator(BaseEstimator):
             train_loss = float(total) / n_seen
             diverged = not math.isfinite(train_loss)
             if diverged and plan.rescue and n_rescues < _MAX_RESCUES:
-                # Roll back to the last good epoch, lower the step and try again.
+                # Roll back to the lowest-loss epoch, lower the step and try again.
                 lowered = schedule.lower(_RESCUE_FACTOR, restart_at=epoch_first_step)
                 if n_rescues == 0:
                     warnings.warn(
