@@ -4,9 +4,9 @@ For each data set, P@1/3/5 (skunroll.metrics.precision_at_k) and training /
 predict wall time of:
 
 - CompressedLabelClassifier (Ridge regressor) with a learned l1-AE encoder
-  (LP decoder l1-min-pos, and the linear decoder A^T z), a Gaussian encoder
-  (LP decoder, linear decoder) and a PCA-like encoder (TruncatedSVD), at
-  several m;
+  (the default noise-aware lasso decoder, the exact LP decoder l1-min-pos, and
+  the linear decoder A^T z), a Gaussian encoder (the same three) and a
+  PCA-like encoder (TruncatedSVD), at several m;
 - one-vs-rest logistic regression (liblinear, C=10 and C=1, n_jobs=2), and ridge
   regression on the full label matrix (no compression);
 - a kNN-on-embedding baseline in the spirit of SLEEC: the same Ridge predicts
@@ -131,12 +131,18 @@ def methods(ms, n_labels, lp_max_m):
         l1ae = L1AEEncoder(n_components=m, max_epochs=30, learning_rate=lr, recipe="paper", device="cpu",
                            random_state=0)
         gaussian = GaussianMeasurement(m, random_state=0)
+        yield "learned (l1-AE), lasso (default)", m, lambda e=l1ae: CompressedLabelClassifier(
+            e, random_state=0)
         if m <= lp_max_m:
-            yield "learned (l1-AE), LP", m, lambda e=l1ae: CompressedLabelClassifier(e)
+            yield "learned (l1-AE), LP", m, lambda e=l1ae: CompressedLabelClassifier(
+                e, decoder="l1-min-pos")
         yield "learned (l1-AE), linear", m, lambda e=l1ae: CompressedLabelClassifier(
             e, decoder="linear")
+        yield "Gaussian, lasso (default)", m, lambda e=gaussian: CompressedLabelClassifier(
+            e, random_state=0)
         if m <= lp_max_m:
-            yield "Gaussian, LP", m, lambda e=gaussian: CompressedLabelClassifier(e)
+            yield "Gaussian, LP", m, lambda e=gaussian: CompressedLabelClassifier(
+                e, decoder="l1-min-pos")
         yield "Gaussian, linear", m, lambda e=gaussian: CompressedLabelClassifier(
             e, decoder="linear")
         yield "PCA (TruncatedSVD)", m, lambda m=m: CompressedLabelClassifier(

@@ -11,7 +11,7 @@ import skunroll.sensing._decoders as decoders
 from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import DecodingWarning
 from skunroll.sensing import GaussianMeasurement, L1AEEncoder, l1_min_decode
-from skunroll.sensing._batched import _certify, batched_l1_min_decode
+from skunroll.sensing._batched import _certify, batched_homotopy_decode, batched_l1_min_decode
 
 
 def block_sparse_problem(m=60, n_samples=60, d=300, seed=0, signed=False):
@@ -64,7 +64,7 @@ def test_recovery_fraction_equals_the_lp_above_the_edge():
 def test_uncertified_vectors_fall_back_to_the_lp(monkeypatch):
     X, A, Y = block_sparse_problem(n_samples=6)
     monkeypatch.setattr(
-        decoders, "batched_l1_min_decode", functools.partial(batched_l1_min_decode, max_steps=1)
+        decoders, "batched_homotopy_decode", functools.partial(batched_homotopy_decode, max_steps=1)
     )
     X_hat, info = l1_min_decode(A, Y, positive=True, solver="batched", return_info=True)
     assert not info["certified"].any() and info["success"].all()
@@ -98,8 +98,10 @@ def test_certificate_accepts_only_optimal_vertices():
         optimal = z_S.sum() <= optimum + 1e-9
         seen["optimal" if optimal else "suboptimal"] += 1
         full = torch.ones(1, 3, dtype=torch.bool)
-        Z, ok = _certify(columns, torch.as_tensor(B), torch.as_tensor(y[None]),
-                         torch.as_tensor([support]), full, full, 1e-9)
+        Z, ok, infeasible = _certify(columns, torch.as_tensor(B), torch.as_tensor(y[None]),
+                                     torch.as_tensor([support]), full, full, 1e-9,
+                                     column_norm=float(np.linalg.norm(B, axis=0).max()))
+        assert not infeasible[0]
         assert ok[0] == optimal
         if ok[0]:
             np.testing.assert_allclose(Z[0][list(support)], z_S, rtol=1e-12)
@@ -118,20 +120,68 @@ def test_a_small_true_coefficient_is_kept():
     np.testing.assert_allclose(X_hat[0], x, atol=1e-8)
 
 
-def test_infeasible_rows_with_positive_correlations_are_not_certified():
+def test_infeasible_rows_with_positive_correlations_are_certified_infeasible():
     # A >= 0 and mixed-sign y: infeasible for x >= 0, yet max(A'y) > 0, so the
-    # homotopy runs; its end point misses y and the primal check must say so.
+    # homotopy runs; its end point misses y and its residual separates y from
+    # the cone (Farkas), so no row goes to HiGHS.
     rng = np.random.RandomState(0)
     A = np.abs(rng.normal(size=(10, 30)))
     Y = rng.normal(size=(12, 10))
     Y = Y[(Y @ A).max(axis=1) > 0]
     assert len(Y) >= 6 and (Y < 0).any(axis=1).all()
-    with pytest.warns(DecodingWarning):
-        _, info = l1_min_decode(A, Y, positive=True, return_info=True)
+    with pytest.warns(DecodingWarning, match="Farkas"):
+        X_hat, info = l1_min_decode(A, Y, positive=True, return_info=True)
     with pytest.warns(DecodingWarning):
         _, info_lp = l1_min_decode(A, Y, positive=True, solver="highs", return_info=True)
     assert not info_lp["success"].any()
-    assert not info["certified"].any() and not info["success"].any()
+    assert info["infeasible"].all() and not info["certified"].any()
+    assert not info["success"].any() and np.isnan(X_hat).all()
+
+
+def test_infeasible_rows_decode_to_the_nearest_fit():
+    # on_infeasible="nearest": the nonnegative least-squares fit (unique here),
+    # from the same path, with a warning that says so.
+    from scipy.optimize import nnls
+
+    rng = np.random.RandomState(1)
+    A = np.abs(rng.normal(size=(10, 30)))
+    Y = rng.normal(size=(8, 10))
+    with pytest.warns(DecodingWarning, match="nearest in l2"):
+        X_hat, info = l1_min_decode(A, Y, positive=True, on_infeasible="nearest",
+                                    return_info=True)
+    assert info["infeasible"].all() and info["success"].all()
+    for x_hat, y in zip(X_hat, Y):
+        x_nnls, distance = nnls(A, y)
+        assert x_hat.min() >= 0
+        np.testing.assert_allclose(np.linalg.norm(A @ x_hat - y), distance, rtol=1e-9)
+        np.testing.assert_allclose(A @ x_hat, A @ x_nnls, atol=1e-9)
+
+
+def test_feasible_rows_are_never_certified_infeasible():
+    # Measurements of nonnegative vectors, some with tiny or many entries,
+    # and some decoded at m below the recovery edge: feasible, so never
+    # certified infeasible, whatever route they take.
+    for m in (15, 40):
+        X, A, Y = block_sparse_problem(m=m, n_samples=80, d=200)
+        X[::7] *= 1e-6
+        _, info = l1_min_decode(A, X @ A.T, positive=True, return_info=True)
+        assert not info["infeasible"].any() and info["success"].all()
+    # Signed l1-min with m <= d: every y is in the range of A.
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(20, 50))
+    _, info = l1_min_decode(A, rng.normal(size=(30, 20)), return_info=True)
+    assert not info["infeasible"].any() and info["success"].all()
+
+
+def test_signed_infeasible_rows_are_outside_the_range():
+    # Signed l1-min is infeasible only for y outside range(A) (rank-deficient A).
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(10, 3)) @ rng.normal(size=(3, 40))  # rank 3
+    inside = rng.normal(size=(5, 40)) @ A.T
+    outside = rng.normal(size=(5, 10))
+    with pytest.warns(DecodingWarning, match="5 of 10"):
+        _, info = l1_min_decode(A, np.vstack([inside, outside]), return_info=True)
+    np.testing.assert_array_equal(info["infeasible"], [False] * 5 + [True] * 5)
 
 
 def test_zero_and_infeasible_rows():
@@ -140,9 +190,10 @@ def test_zero_and_infeasible_rows():
     Y = X @ A_pos.T
     Y[1] = 0.0
     Y[2] = -1.0  # A_pos x >= 0 for every x >= 0: infeasible
-    with pytest.warns(DecodingWarning, match=r"1 of 4 vectors.*rows 2\)"):
+    with pytest.warns(DecodingWarning, match=r"1 of 4 vectors.*rows 2\).*Farkas"):
         X_hat, info = l1_min_decode(A_pos, Y, positive=True, return_info=True)
     assert info["certified"][[0, 1, 3]].all() and not info["success"][2]
+    assert info["infeasible"][2] and not info["infeasible"][[0, 1, 3]].any()
     assert np.isnan(X_hat[2]).all() and np.all(X_hat[1] == 0)
 
 

@@ -145,15 +145,32 @@ def test_other_encoders_work_pca_like():
         assert precision_at_k(Y_test, scores, k=1) > 0.15
 
 
-def test_infeasible_embeddings_fall_back_to_the_linear_scores():
+def test_infeasible_embeddings_decode_to_their_nearest_fit():
     X_train, X_test, Y_train, _ = multilabel_data()
-    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0)).fit(X_train, Y_train)
-    # With a nonnegative A, a negative embedding is not A x for any x >= 0.
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0),
+                                    decoder="l1-min-pos").fit(X_train, Y_train)
+    # With a nonnegative A, a negative embedding is not A x for any x >= 0:
+    # certified infeasible, and its nearest fit in the cone is x = 0.
     clf.encoder_.components_ = np.abs(clf.encoder_.components_)
     impossible = -clf.encoder_.transform(Y_train[:3].astype(float))
-    with pytest.warns(DecodingWarning, match="linear decoder"):
+    with pytest.warns(DecodingWarning, match="predicted embeddings.*nearest in l2"):
         scores = clf._decode(impossible)
-    np.testing.assert_allclose(scores, impossible @ clf.encoder_.components_)
+    np.testing.assert_array_equal(scores, 0.0)
+
+
+def test_rows_a_decoder_fails_on_fall_back_to_the_linear_scores(monkeypatch):
+    X_train, X_test, Y_train, _ = multilabel_data()
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0),
+                                    decoder="l1-min-pos").fit(X_train, Y_train)
+    embedding = clf.regressor_.predict(X_test[:4])
+
+    def failing(Z):
+        return np.full((len(Z), clf.n_labels_), np.nan)
+
+    monkeypatch.setattr(clf.encoder_, "inverse_transform", failing)
+    with pytest.warns(DecodingWarning, match="linear decoder"):
+        scores = clf._decode(embedding)
+    np.testing.assert_allclose(scores, embedding @ clf.encoder_.components_)
 
 
 def test_sparse_labels_give_sparse_predictions_and_scores():
@@ -198,7 +215,8 @@ def test_threshold_instead_of_top_k_dense_and_sparse():
 
 def test_lp_decoder_with_sparse_labels_keeps_nonzero_scores_only():
     X_train, X_test, Y_train, Y_test = multilabel_data()
-    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3)
+    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), top_k=3,
+                                    decoder="l1-min-pos")
     clf.fit(X_train, sp.csr_matrix(Y_train))
     scores = clf.decision_function(X_test[:20])
     assert sp.issparse(scores) and np.all(scores.data != 0)

@@ -18,13 +18,23 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import DecodingWarning
-from ..metrics import _dense_top_k, precision_at_k
+from ..metrics import _check_ranking, _dense_top_k, _hits, _top_k_labels, precision_at_k
 from ..sensing import L1AEEncoder
+from ..sensing._base import MeasurementMixin
+from ..sensing._decoders import NOISY_DECODERS, _decode, noise_alpha, noise_eps
 from ..utils._validation import as_csr_or_array, atomic_fit
 
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
+#: ``noise_level="auto"``: candidates, as multiples of the held-out residual's
+#: root mean square, for the noise level of predicted embeddings.
+NOISE_LEVEL_GRID = tuple(2.0**k for k in range(-6, 3))
+#: At most this many held-out rows are decoded per candidate noise level.
+MAX_SELECTION_ROWS = 1000
+#: Label scores held at once while predicting: rows are scored in blocks of
+#: at most this many (rows x labels) entries, never as one dense n x L matrix.
+SCORE_BLOCK_ELEMENTS = 2**24
 
 
 def _seed_unseeded(estimator, random_state):
@@ -66,19 +76,42 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         regression). None means ``Ridge(tol=1e-6)`` (a tighter tolerance than
         its default, so its iterative solver for sparse ``X`` agrees with the
         direct one for dense ``X``).
-    decoder : {"auto", "l1-min-pos", "l1-min", "unrolled", "linear"}, default="auto"
+    decoder : {"auto", "lasso-pos", "lasso", "bpdn-pos", "bpdn", "l1-min-pos", "l1-min", \
+"unrolled", "linear"}, default="auto"
         From predicted embeddings to label scores:
 
-        - ``"auto"``: the encoder's own ``inverse_transform`` (for
-          ``L1AEEncoder``, its ``decoder`` parameter: exact l1-min-pos by
-          default);
+        - ``"lasso-pos"``, ``"lasso"``, ``"bpdn-pos"``, ``"bpdn"``: the
+          noise-aware decoders (:func:`~skunroll.sensing.lasso_decode`,
+          :func:`~skunroll.sensing.bpdn_decode`) with the encoder's
+          ``components_`` at the noise level ``noise_level_``; labels they
+          leave at zero are ranked after the ones they select, by how much
+          each would reduce the residual (``A_j'r / ||A_j||``, OMP's rule);
+        - ``"auto"``: ``"lasso-pos"`` for the encoders of
+          :mod:`skunroll.sensing` (a predicted embedding is never exact),
+          otherwise the encoder's own ``inverse_transform``;
         - ``"l1-min-pos"``, ``"l1-min"``, ``"unrolled"``: that decoder of an
-          ``L1AEEncoder``-like encoder (one with a ``decoder`` parameter);
+          ``L1AEEncoder``-like encoder (one with a ``decoder`` parameter); an
+          embedding that is infeasible for exact l1-min is decoded to its
+          nearest fit, with a :class:`~skunroll.exceptions.DecodingWarning`;
         - ``"linear"``: ``A^T z_hat``, a fast correlation score (no LP).
 
-        Rows an LP cannot decode (the predicted embedding is not reachable
-        by a nonnegative label vector, say) are scored by ``"linear"``, with
-        a :class:`~skunroll.exceptions.DecodingWarning`.
+        Rows a decoder fails on are scored by ``"linear"``, with a
+        :class:`~skunroll.exceptions.DecodingWarning`.
+    noise_level : float >= 0 or "auto", default="auto"
+        Noise level (per measurement) of the predicted embeddings, for the
+        noise-aware decoders. ``"auto"``: chosen at fit time by precision at
+        ``top_k`` (accuracy for 1-D class targets) on a held-out part of the
+        training data. The regressor is
+        fitted on the rest, its held-out residual's root mean square ``s``
+        gives the candidates ``s * 2**k``, k = 2, 1, ..., -6, scored from the
+        largest down until two in a row do not improve on the best, and the
+        largest candidate whose held-out precision is within one standard
+        error of the best is kept (the one-standard-error rule of lasso
+        cross-validation: larger levels decode faster), after which the
+        regressor is fitted on all the data. At most 1,000 held-out rows are
+        decoded.
+    validation_fraction : float in (0, 1), default=0.2
+        Share of the training rows held out to choose ``noise_level``.
     top_k : int, default=5
         ``predict`` returns the ``top_k`` best-scored labels of each sample
         (ties to the lower label index).
@@ -97,6 +130,14 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         The fitted encoder.
     regressor_ : estimator
         The fitted regressor.
+    decoder_ : str
+        The decoder used (``"auto"`` resolved).
+    noise_level_ : float or None
+        The noise level of the noise-aware decoders (None for the others).
+    noise_level_scores_ : dict of float to float
+        With ``noise_level="auto"`` and a noise-aware decoder: held-out
+        precision at ``top_k`` of each candidate noise level scored;
+        otherwise empty.
     classes_ : ndarray
         The labels: ``arange(n_labels)`` for a label matrix, the class values
         for 1-D (binary or multiclass) targets.
@@ -142,17 +183,21 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     _parameter_constraints = {
         "encoder": [HasMethods(["fit", "transform"]), None],
         "regressor": [HasMethods(["fit", "predict"]), None],
-        "decoder": [StrOptions({"auto", "linear", *_ENCODER_DECODERS})],
+        "decoder": [StrOptions({"auto", "linear", *_ENCODER_DECODERS, *NOISY_DECODERS})],
+        "noise_level": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "threshold": [Real, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, encoder=None, regressor=None, *, decoder="auto", top_k=5, threshold=None,
-                 random_state=None):
+    def __init__(self, encoder=None, regressor=None, *, decoder="auto", noise_level="auto",
+                 validation_fraction=0.2, top_k=5, threshold=None, random_state=None):
         self.encoder = encoder
         self.regressor = regressor
         self.decoder = decoder
+        self.noise_level = noise_level
+        self.validation_fraction = validation_fraction
         self.top_k = top_k
         self.threshold = threshold
         self.random_state = random_state
@@ -204,7 +249,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         self.n_labels_ = Y.shape[1]
         encoder = (L1AEEncoder(n_components=min(20, self.n_labels_)) if self.encoder is None
                    else clone(self.encoder))
-        if self.decoder != "linear" and not hasattr(encoder, "inverse_transform"):
+        if self.decoder in ("auto", *_ENCODER_DECODERS) and not hasattr(encoder,
+                                                                        "inverse_transform"):
             raise ValueError(f"decoder={self.decoder!r} needs an encoder with inverse_transform; "
                              f"{type(encoder).__name__} has none. Use decoder='linear'.")
         if self.decoder in _ENCODER_DECODERS:
@@ -220,24 +266,115 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         for part in (encoder, regressor):
             _seed_unseeded(part, random_state)
         self.encoder_ = encoder.fit(Y)
-        if self.decoder == "linear" and not hasattr(self.encoder_, "components_"):
-            raise ValueError(f"decoder='linear' needs the encoder's components_ (m x n_labels); "
-                             f"{type(encoder).__name__} has none.")
+        self.decoder_ = self._resolve_decoder(self.encoder_)
+        if self.decoder_ in ("linear", *NOISY_DECODERS) and not hasattr(self.encoder_,
+                                                                        "components_"):
+            raise ValueError(f"decoder={self.decoder_!r} needs the encoder's components_ "
+                             f"(m x n_labels); {type(encoder).__name__} has none.")
         embedding = np.asarray(self.encoder_.transform(Y), dtype=np.float64)
-        self.regressor_ = regressor.fit(X, embedding)
+        self.noise_level_scores_ = {}
+        self.noise_level_ = None
+        if self.decoder_ in NOISY_DECODERS:
+            if self.noise_level == "auto":
+                self.noise_level_ = self._select_noise_level(X, Y, embedding, regressor,
+                                                             check_random_state(random_state))
+            else:
+                self.noise_level_ = float(self.noise_level)
+        self.regressor_ = clone(regressor).fit(X, embedding)
         return self
+
+    def _resolve_decoder(self, encoder):
+        if self.decoder != "auto":
+            return self.decoder
+        return "lasso-pos" if isinstance(encoder, MeasurementMixin) else "auto"
+
+    def _select_noise_level(self, X, Y, embedding, regressor, rng):
+        """Held-out choice of ``noise_level`` (see the ``noise_level`` parameter)."""
+        n_samples = X.shape[0]
+        n_held = int(round(self.validation_fraction * n_samples))
+        if n_held < 1 or n_held >= n_samples:
+            raise ValueError(f"validation_fraction={self.validation_fraction} of {n_samples} "
+                             "samples leaves no rows to hold out or to train on; give more "
+                             "samples or a fixed noise_level.")
+        order = rng.permutation(n_samples)
+        held, train = order[:n_held], order[n_held:]
+        predicted = np.asarray(clone(regressor).fit(X[train], embedding[train])
+                               .predict(X[held]), dtype=np.float64).reshape(n_held, -1)
+        residual_rms = float(np.sqrt(np.mean((predicted - embedding[held]) ** 2)))
+        scored = held[:MAX_SELECTION_ROWS]
+        predicted = predicted[:MAX_SELECTION_ROWS]
+        per_row = {}
+        # Classes (one label per row): accuracy, i.e. P@1.
+        k = 1 if self._one_hot else min(self.top_k, self.n_labels_)
+        # From the largest level down: smaller levels mean longer homotopy paths,
+        # so the scan stops once two candidates in a row have not improved on the
+        # best (as lasso paths are computed from large penalties down).
+        not_improved = 0
+        for multiple in sorted(NOISE_LEVEL_GRID, reverse=True):
+            if not_improved == 2:
+                break
+            level = multiple * residual_rms
+            y_true, scores = _check_ranking(Y[scored], self._noisy_scores(predicted, level), k)
+            top, counts = _top_k_labels(scores, k)
+            per_row[level] = _hits(y_true, top, counts).sum(axis=1) / k
+            score = float(per_row[level].mean())
+            best_so_far = max(self.noise_level_scores_.values(), default=-np.inf)
+            not_improved = 0 if score > best_so_far else not_improved + 1
+            self.noise_level_scores_[level] = score
+        # The one-standard-error rule (as glmnet's lambda.1se): the largest level
+        # within one standard error of the best. Larger levels decode faster
+        # (shorter homotopy paths) and select fewer labels.
+        best = max(self.noise_level_scores_, key=self.noise_level_scores_.get)
+        standard_error = per_row[best].std() / np.sqrt(len(per_row[best]))
+        return max(level for level, score in self.noise_level_scores_.items()
+                   if score >= self.noise_level_scores_[best] - standard_error)
 
     # -------------------------------------------------------------- predict
     def _linear_scores(self, embedding):
         return embedding @ np.asarray(self.encoder_.components_, dtype=np.float64)
 
-    def _decode(self, embedding):
-        """Dense label scores for a chunk of predicted embeddings."""
-        if self.decoder == "linear":
-            return self._linear_scores(embedding)
+    def _noisy_scores(self, embedding, noise_level):
+        """Noise-aware decoding; zero labels ranked after the selected ones, by linear score."""
+        A = np.asarray(self.encoder_.components_, dtype=np.float64)
+        positive = self.decoder_.endswith("-pos")
+        if self.decoder_.startswith("lasso"):
+            threshold = {"alpha": noise_alpha(A, noise_level, positive)}
+        else:
+            threshold = {"eps": noise_eps(A.shape[0], noise_level)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DecodingWarning)
+            decoded, info = _decode(A, embedding, positive=positive,
+                                    device=getattr(self.encoder_, "device", "cpu"),
+                                    n_jobs=getattr(self.encoder_, "n_jobs", None),
+                                    return_info=True, **threshold)
+        failed = ~info["success"]
+        if failed.any():
+            warnings.warn(f"{failed.sum()} of {len(embedding)} predicted embeddings could not be "
+                          f"decoded by {self.decoder_!r}; they are scored by the linear decoder "
+                          "A^T z instead.", DecodingWarning)
+            decoded[failed] = self._linear_scores(embedding[failed])
+        # Labels left at zero rank below every selected one, by how much each
+        # would reduce the residual on its own (OMP's rule: A_j'r / ||A_j||), the
+        # order in which they would enter as the noise level falls.
+        residual = embedding - np.where(failed[:, None], 0.0, decoded) @ A.T
+        column_norms = np.linalg.norm(A, axis=0)
+        gain = (residual @ A) / np.where(column_norms > 0, column_norms, 1.0)
+        below = gain - gain.max(axis=1, keepdims=True) - 1.0
+        below -= np.abs(decoded).max(axis=1, keepdims=True, initial=0.0) * (not positive)
+        return np.where((decoded != 0) | failed[:, None], decoded, below)
+
+    def _decode(self, embedding):
+        """Dense label scores for a chunk of predicted embeddings."""
+        if self.decoder_ == "linear":
+            return self._linear_scores(embedding)
+        if self.decoder_ in NOISY_DECODERS:
+            return self._noisy_scores(embedding, self.noise_level_)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DecodingWarning)
             scores = self.encoder_.inverse_transform(embedding)
+        nearest = [w for w in caught if "nearest" in str(w.message)]
+        if nearest:
+            warnings.warn(f"predicted embeddings: {nearest[0].message}", DecodingWarning)
         scores = np.array(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float64)
         failed = ~np.all(np.isfinite(scores), axis=1)
         if failed.any():
@@ -253,13 +390,13 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return scores
 
     def _score_chunks(self, X):
-        """Dense label scores of ``X``, a block of rows at a time (about 16M scores each).
+        """Dense label scores of ``X``, a block of rows at a time (``SCORE_BLOCK_ELEMENTS`` each).
 
         Checks and validates at the call; the blocks come from the returned generator.
         """
         check_is_fitted(self)
         X = as_csr_or_array(validate_data(self, X, accept_sparse=("csr", "csc"), reset=False))
-        chunk = max(1, min(1024, 2**24 // self.n_labels_))
+        chunk = max(1, min(1024, SCORE_BLOCK_ELEMENTS // self.n_labels_))
 
         def blocks():
             for rows in gen_batches(X.shape[0], chunk):

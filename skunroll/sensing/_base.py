@@ -7,14 +7,55 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from ..metrics import squared_errors
 from ..utils._validation import check_inverse_input
-from ._decoders import l1_min_decode
+from ._decoders import (
+    EXACT_DECODERS,
+    NOISY_DECODERS,
+    _decode,
+    noise_alpha,
+    noise_eps,
+    rounding_noise_level,
+)
+
+#: Text shared by the docstrings of the measurement estimators.
+DECODER_DOC = """Decoder used by :meth:`inverse_transform` and :meth:`score`:
+
+        - ``"l1-min"``, ``"l1-min-pos"``: exact l1 minimisation (``A x = y``),
+          for measurements of exactly sparse vectors; rows that are infeasible
+          (certified) get the least-l1 vector among the nearest fits, with a
+          :class:`~skunroll.exceptions.DecodingWarning`;
+        - ``"lasso"``, ``"lasso-pos"``: ``min 1/2 ||A x - y||^2 + alpha ||x||_1``,
+          for noisy measurements, ``alpha`` from ``noise_level``
+          (:func:`~skunroll.sensing.lasso_decode`);
+        - ``"bpdn"``, ``"bpdn-pos"``: ``min ||x||_1 s.t. ||A x - y|| <= eps``,
+          ``eps`` from ``noise_level`` (:func:`~skunroll.sensing.bpdn_decode`);
+        - ``"auto"``: ``"l1-min-pos"`` when ``nonnegative`` else ``"l1-min"``.
+
+        The ``-pos`` decoders add ``x >= 0`` and need ``nonnegative=True``."""
+
+NOISE_LEVEL_DOC = """Standard deviation of the noise per measurement, for the lasso and
+        BPDN decoders (``alpha = noise_level sqrt(2 ln n) max_j ||A_j||``,
+        ``eps = noise_level sqrt(m + 2 sqrt(2 m))``, see
+        :func:`~skunroll.sensing.noise_alpha`). ``"auto"``: the rounding of
+        the measurements given to :meth:`inverse_transform`, 8 units in the
+        last place of their dtype times each row's root mean square (float32
+        measurements: about 1e-6 of their size; float64: about 2e-15). Give
+        the noise level of your measurements when they are noisier than that
+        (predicted embeddings, say)."""
+
+
+def with_decoder_docs(cls):
+    """Class decorator: fill ``{decoder_doc}`` and ``{noise_level_doc}`` in the docstring."""
+    cls.__doc__ = (cls.__doc__.replace("{decoder_doc}", DECODER_DOC)
+                   .replace("{noise_level_doc}", NOISE_LEVEL_DOC))
+    return cls
 
 
 class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     """Encoder ``y = A x`` with l1-min decoders, for estimators with ``components_``.
 
     The class using it has the parameters ``nonnegative``, ``decoder``,
-    ``solver``, ``device`` and ``n_jobs``; its ``components_`` is the measurement matrix A of shape
+    ``noise_level``, ``solver``, ``device`` and ``n_jobs``; its
+    ``components_`` is the measurement matrix A of shape
     (n_components, n_features).
     """
 
@@ -33,9 +74,9 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         if self.decoder not in allowed:
             raise ValueError(f"decoder={self.decoder!r} is not one of {sorted(allowed)}.")
         decoder = self._resolved_decoder()
-        if decoder == "l1-min-pos" and not self.nonnegative:
+        if decoder.endswith("-pos") and not self.nonnegative:
             raise ValueError(
-                "decoder='l1-min-pos' assumes nonnegative vectors; it needs nonnegative=True."
+                f"decoder={decoder!r} assumes nonnegative vectors; it needs nonnegative=True."
             )
         return decoder
 
@@ -58,15 +99,19 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         decoder = self._check_decoder()
         if decoder == "unrolled":
             return self._decode_unrolled(Y)
-        # float64 in and out: exact recovery is judged at 1e-10.
-        return l1_min_decode(
-            self.components_,
-            Y,
-            positive=decoder == "l1-min-pos",
-            solver=self.solver,
-            device=self.device,
-            n_jobs=self.n_jobs,
-        )
+        positive = decoder.endswith("-pos")
+        options = {"positive": positive, "device": self.device, "n_jobs": self.n_jobs}
+        if decoder in EXACT_DECODERS:
+            # float64 in and out: exact recovery is judged at 1e-10.
+            return _decode(self.components_, Y, solver=self.solver, on_infeasible="nearest",
+                           **options)
+        assert decoder in NOISY_DECODERS
+        noise_level = (rounding_noise_level(Y) if self.noise_level == "auto"
+                       else float(self.noise_level))
+        if decoder.startswith("lasso"):
+            return _decode(self.components_, Y,
+                           alpha=noise_alpha(self.components_, noise_level, positive), **options)
+        return _decode(self.components_, Y, eps=noise_eps(Y.shape[1], noise_level), **options)
 
     def transform(self, X):
         """Measure: ``Y = X A^T``.
@@ -88,11 +133,13 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Decode measurements back to vectors in the original space.
 
         Uses the decoder named by the ``decoder`` parameter: exact l1-min
-        (``"l1-min"``), exact l1-min under ``x >= 0`` (``"l1-min-pos"``),
-        both as LPs in float64 solved as the ``solver`` parameter says, or,
-        for trained estimators, ``"unrolled"`` (in the dtype of ``X``).
-        Measurements rounded to float32 cannot be recovered to 1e-10: measure
-        float64 data for exact recovery.
+        (``"l1-min"``, ``"l1-min-pos"``: LPs in float64 solved as the
+        ``solver`` parameter says), the lasso or BPDN for noisy measurements
+        (``"lasso"``, ``"bpdn"`` and their ``-pos`` forms, at the
+        ``noise_level``), or, for trained estimators, ``"unrolled"`` (in the
+        dtype of ``X``). Measurements rounded to float32 cannot be recovered
+        to 1e-10: measure float64 data for exact recovery, or decode float32
+        measurements with a noise-aware decoder.
 
         Parameters
         ----------
@@ -102,9 +149,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features)
-            Decoded vectors (float64 from the LP decoders); rows whose LP
-            failed are NaN and a :class:`~skunroll.exceptions.DecodingWarning`
-            names them.
+            Decoded vectors (float64 from the l1 decoders); rows that could
+            not be decoded are NaN, and a
+            :class:`~skunroll.exceptions.DecodingWarning` names them (and the
+            infeasible rows an exact decoder gave their nearest fit).
         """
         check_is_fitted(self)
         Y = check_inverse_input(self, X, self.components_.shape[0], "measurements")

@@ -1,6 +1,6 @@
 """Untrained measurement matrices to compare learned ones against."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -10,9 +10,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils._device import inference_device
 from ..utils._validation import atomic_fit, check_n_components
-from ._base import MeasurementMixin
+from ._base import MeasurementMixin, with_decoder_docs
+from ._decoders import DECODERS
 
 
+@with_decoder_docs
 class GaussianMeasurement(MeasurementMixin, BaseEstimator):
     """Random Gaussian measurements ``A_ij ~ N(0, 1/m)``, decoded by l1-min.
 
@@ -27,8 +29,11 @@ class GaussianMeasurement(MeasurementMixin, BaseEstimator):
     nonnegative : bool, default=True
         The data are nonnegative: reject negative input and decode with
         ``"l1-min-pos"`` under ``decoder="auto"``.
-    decoder : {"auto", "l1-min-pos", "l1-min"}, default="auto"
-        Decoder used by :meth:`inverse_transform` and :meth:`score`.
+    decoder : {"auto", "l1-min-pos", "l1-min", "lasso-pos", "lasso", "bpdn-pos", "bpdn"}, \
+default="auto"
+        {decoder_doc}
+    noise_level : float >= 0 or "auto", default="auto"
+        {noise_level_doc}
     solver : {"auto", "batched", "highs"}, default="auto"
         How the decoders solve their LPs; see :func:`l1_min_decode`.
     device : str or torch.device, default="auto"
@@ -63,18 +68,20 @@ class GaussianMeasurement(MeasurementMixin, BaseEstimator):
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "nonnegative": ["boolean"],
-        "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min"})],
+        "decoder": [StrOptions({"auto", *DECODERS})],
+        "noise_level": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"auto", "batched", "highs"})],
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", solver="auto",
-                 device="auto", n_jobs=None, random_state=None):
+    def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", noise_level="auto",
+                 solver="auto", device="auto", n_jobs=None, random_state=None):
         self.n_components = n_components
         self.nonnegative = nonnegative
         self.decoder = decoder
+        self.noise_level = noise_level
         self.solver = solver
         self.device = device
         self.n_jobs = n_jobs

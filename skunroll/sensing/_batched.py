@@ -1,43 +1,58 @@
-"""Batched exact l1-min decoding: a homotopy shared across vectors, then certificates.
+"""Batched l1 decoding: a homotopy shared across vectors, then certificates.
 
-Every vector is either returned with an optimality certificate of its LP or
-decoded by the exact per-vector LP (HiGHS), so the answers are those of the
-LP (up to the stated tolerances) whatever the homotopy achieves.
+Every vector is either returned with an optimality certificate of its problem
+or handed back uncertified (the callers solve those one by one), so the
+answers are those of the problem (up to the stated tolerances) whatever the
+homotopy achieves.
 
-The LP, for each measurement vector ``y`` (with ``B = A`` for l1-min-pos, or
-``B = [A, -A]`` and ``x = u - v`` for l1-min)::
+The problems, for each measurement vector ``y`` (with ``B = A`` for the
+nonnegative decoders, or ``B = [A, -A]`` and ``x = u - v`` for the signed ones):
 
-    min 1'z  s.t.  B z = y,  z >= 0          (dual: max y'w  s.t.  B'w <= 1)
+- exact l1-min, an LP: ``min 1'z  s.t.  B z = y,  z >= 0``
+  (dual: ``max y'w  s.t.  B'w <= 1``);
+- the lasso ``min 1/2 ||y - B z||^2 + alpha 1'z,  z >= 0``;
+- basis-pursuit denoising (BPDN) ``min 1'z  s.t.  ||y - B z||_2 <= eps,  z >= 0``.
 
-Homotopy. The nonnegative lasso ``min 1/2 ||y - B z||^2 + lam 1'z, z >= 0``
-has a piecewise-linear solution path in ``lam``; at ``lam -> 0`` it ends at
-the LP's solution. The path starts at ``z = 0``, ``lam = max(B'y)`` and moves
-from one breakpoint to the next: a column joins the active set ``S`` when its
-correlation ``B_j'(y - B z)`` reaches ``lam``, and leaves it when its
-coefficient reaches zero (the positive LARS-lasso steps). For a k-sparse
-vector that the LP recovers, the path usually needs about k steps (Donoho and
-Tsaig's k-step property), each a (batch x m) @ (m x n) product shared by all
-vectors plus a |S| x |S| solve per vector, so it is exact support
-identification at the cost of a few dozen matrix products.
+Homotopy. The lasso's solution is piecewise linear in ``alpha``. The path
+starts at ``z = 0``, ``lam = max(B'y)`` and moves from one breakpoint to the
+next: a column joins the active set ``S`` when its correlation
+``B_j'(y - B z)`` reaches ``lam``, and leaves it when its coefficient reaches
+zero (the positive LARS-lasso steps). It stops at ``lam = alpha`` (the lasso),
+where the residual norm falls to ``eps`` (BPDN: the residual shrinks along the
+path, and on a segment its squared norm is a quadratic in the step, so the
+crossing is found in closed form; the BPDN solution is the lasso's at that
+``lam``), or at ``lam -> 0`` (exact l1-min). For a k-sparse vector that the LP
+recovers, the path usually needs about k steps (Donoho and Tsaig's k-step
+property), each a (batch x m) @ (m x n) product shared by all vectors plus a
+|S| x |S| solve per vector; noisy measurements stopped at the noise level need
+about as many, where the exact path would go on fitting the noise.
 
-Certificate. At the end of the path, with active set ``S`` (``|S| <= m``):
+Certificates. At the end of the path, with active set ``S`` (``|S| <= m``) and
+``lam`` its end value:
 
-- primal: ``z`` is solved on ``S+``, the columns of ``S`` whose coefficients do
-  not vanish on the last segment (when ``y`` lies on a lower-dimensional face,
-  some coefficients reach zero exactly at ``lam = 0``; they are recognised by
-  cancellation, not by size), from the normal equations with one step of
-  iterative refinement, in float64; required: ``z_S+ > 0`` and
-  ``||B z - y||_inf <= 1e-11 ||y||_inf``;
-- dual: ``w = B_S (B_S'B_S)^{-1} 1`` on the whole of ``S``; required:
-  ``max(B'w) <= 1 + tol``. The homotopy's last segment guarantees this ``w``
-  is dual feasible in exact arithmetic;
-- complementary slackness: ``B_j'w = 1`` on ``S``, which contains the support
-  of ``z``, so it holds in exact arithmetic; numerically the duality gap
-  ``|1'z - y'w| <= tol max(|1'z|, |y'w|)`` enforces it.
+- every decoder: ``z`` is solved on ``S+``, the columns of ``S`` whose
+  coefficients do not vanish on the last segment (recognised by cancellation,
+  not by size), from ``B_S'B_S z = B_S'y - lam 1`` with one step of iterative
+  refinement, in float64; required: ``z_S+ > 0``;
+- the lasso (and BPDN) at ``lam > 0``, by its KKT conditions: the residual
+  ``r = y - B z`` has ``|B_j'r - lam| <= tol lam_0`` on ``S+`` and
+  ``max(B'r) <= lam + tol lam_0`` (``lam_0 = max(B'y)``); for BPDN also
+  ``| ||r|| - eps | <= tol max(eps, ||y||)``, so ``lam`` is its multiplier;
+- exact l1-min: ``||B z - y||_inf <= 1e-11 ||y||_inf``; the dual
+  ``w = B_S (B_S'B_S)^{-1} 1`` on the whole of ``S`` with ``max(B'w) <= 1 + tol``;
+  and the duality gap ``|1'z - y'w| <= tol max(|1'z|, |y'w|)``;
+- infeasibility of exact l1-min (a Farkas certificate from the same path):
+  at ``lam -> 0`` the path ends at the nonnegative least-squares fit. If its
+  residual ``r`` is not zero (``||r||_inf > 1e-11 ||y||_inf``) while
+  ``max(B'r) <= tol ||r|| max_j ||B_j||`` and ``y'r > 0``, then ``w = r``
+  separates ``y`` from the cone ``{B z : z >= 0}``: every ``z >= 0`` has
+  ``||B z - y|| >= y'r / ||r|| - tol max_j ||B_j|| ||z||_1``, so no
+  ``z`` of bounded size fits ``y``. The fit itself is returned: the least-l1
+  point among the best least-squares fits, i.e. BPDN at the smallest ``eps``
+  that is feasible.
 
-Then ``z`` is optimal to these tolerances. A vector whose path does not finish
-within ``max_steps`` breakpoints, whose Gram matrix is singular, or whose
-certificate fails, goes to the exact LP.
+A vector whose path does not finish within ``max_steps`` breakpoints, whose
+Gram matrix is singular, or whose certificate fails, is returned uncertified.
 """
 
 import warnings
@@ -55,7 +70,7 @@ from ..utils._threads import limit_torch_threads
 # enough to fill it.
 _CHUNK_ELEMENTS = 2**20
 _CHUNK_ELEMENTS_GPU = 2**25
-# Primal feasibility of a certified answer: ||B_S z_S - y||_inf <= _PRIMAL_TOL ||y||_inf.
+# Primal feasibility of a certified exact answer: ||B_S z_S - y||_inf <= _PRIMAL_TOL ||y||_inf.
 _PRIMAL_TOL = 1e-11
 
 
@@ -63,23 +78,7 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
                           n_jobs=None):
     """Decode ``Y = X A^T`` by the certified homotopy, many vectors at once.
 
-    Parameters
-    ----------
-    A : ndarray of shape (n_components, n_features)
-        float64 measurement matrix.
-    Y : ndarray of shape (n_samples, n_components)
-        float64 measurements.
-    positive : bool, default=False
-        l1-min-pos instead of l1-min.
-    device : torch.device or str, default="cpu"
-        Where the homotopy runs (always in float64).
-    max_steps : int, default=None
-        Breakpoints before a vector is handed over; ``None`` means
-        ``4 * n_components + 20``.
-    tol : float, default=1e-9
-        Tolerance of the certificate (see the module docstring).
-    n_jobs : int, default=None
-        Row chunks are solved through joblib with this many workers.
+    Exact l1-min; see :func:`batched_homotopy_decode` for the other problems.
 
     Returns
     -------
@@ -89,6 +88,53 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
     steps : ndarray of shape (n_samples,), dtype=int
         Homotopy breakpoints taken by each row (-1 for rows not certified).
     """
+    X, certified, steps, infeasible = batched_homotopy_decode(
+        A, Y, positive=positive, device=device, max_steps=max_steps, tol=tol, n_jobs=n_jobs)
+    X[infeasible] = np.nan
+    return X, certified, steps
+
+
+def batched_homotopy_decode(A, Y, *, positive=False, alpha=None, eps=None, device="cpu",
+                            max_steps=None, tol=1e-9, n_jobs=None):
+    """Exact l1-min, the lasso or BPDN of ``Y = X A^T + noise``, many vectors at once.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_components, n_features)
+        float64 measurement matrix.
+    Y : ndarray of shape (n_samples, n_components)
+        float64 measurements.
+    positive : bool, default=False
+        Nonnegative solutions (``B = A``) instead of signed ones.
+    alpha : ndarray of shape (n_samples,), default=None
+        The lasso's penalty per row (``1/2 ||y - A x||^2 + alpha ||x||_1``).
+    eps : ndarray of shape (n_samples,), default=None
+        BPDN's residual bound per row. With neither ``alpha`` nor ``eps``: exact
+        l1-min.
+    device : torch.device or str, default="cpu"
+        Where the homotopy runs (always in float64).
+    max_steps : int, default=None
+        Breakpoints before a vector is handed back; ``None`` means
+        ``4 * n_components + 20``.
+    tol : float, default=1e-9
+        Tolerance of the certificates (see the module docstring).
+    n_jobs : int, default=None
+        Row chunks are solved through joblib with this many workers.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The certified solutions (for exact l1-min, the certified-infeasible
+        rows hold their least-squares fit); NaN for the other rows.
+    certified : ndarray of shape (n_samples,), dtype=bool
+        Solved and certified optimal.
+    steps : ndarray of shape (n_samples,), dtype=int
+        Homotopy breakpoints taken by each row (-1 for rows not certified).
+    infeasible : ndarray of shape (n_samples,), dtype=bool
+        Exact l1-min only: certified infeasible (never together with ``certified``).
+    """
+    if alpha is not None and eps is not None:
+        raise ValueError("give the lasso's alpha or BPDN's eps, not both.")
     m, d = A.shape
     n_samples = Y.shape[0]
     if max_steps is None:
@@ -104,21 +150,22 @@ def batched_l1_min_decode(A, Y, *, positive=False, device="cpu", max_steps=None,
     # the gathered columns and Gram matrices (a few m x m).
     row_elements = n_columns + 2 * m * m
     chunk_rows = max(1, (_CHUNK_ELEMENTS_GPU if on_gpu else _CHUNK_ELEMENTS) // row_elements)
-    # On a GPU one process runs the chunks; n_jobs is for the CPU (and HiGHS).
+    # On a GPU one process runs the chunks; n_jobs is for the CPU.
     n_chunks = max(1 if on_gpu else effective_n_jobs(n_jobs), -(-n_samples // chunk_rows))
     n_chunks = max(1, min(n_samples, n_chunks))
     results = Parallel(n_jobs=None if on_gpu else n_jobs)(
-        delayed(_homotopy_chunk)(A, Y[rows], positive, str(device), max_steps, tol)
+        delayed(_homotopy_chunk)(A, Y[rows], positive, str(device), max_steps, tol,
+                                 None if alpha is None else alpha[rows],
+                                 None if eps is None else eps[rows])
         for rows in gen_even_slices(n_samples, n_chunks)
     )
-    X = np.vstack([r[0] for r in results]) if results else np.empty((0, d))
-    certified = np.concatenate([r[1] for r in results]) if results else np.zeros(0, bool)
-    steps = np.concatenate([r[2] for r in results]) if results else np.zeros(0, int)
-    return X, certified, steps
+    if not results:
+        return np.empty((0, d)), np.zeros(0, bool), np.zeros(0, int), np.zeros(0, bool)
+    return tuple(np.concatenate([r[i] for r in results]) for i in range(4))
 
 
 @limit_torch_threads
-def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
+def _homotopy_chunk(A, Y, positive, device, max_steps, tol, alpha=None, eps=None):
     # On a dask worker without the GPU the caller saw: the CPU, with a warning.
     device = inference_device(device)
     m, d = A.shape
@@ -128,24 +175,42 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
     columns = Bt.T.contiguous()  # column j of B is row j here
     Yt = torch.as_tensor(Y, dtype=torch.float64, device=device)
     n_rows = Y.shape[0]
+    exact = alpha is None and eps is None
+    lam_stop = torch.as_tensor(np.zeros(n_rows) if alpha is None else alpha,
+                               dtype=torch.float64, device=device)
+    eps_sq = None if eps is None else torch.as_tensor(eps, dtype=torch.float64,
+                                                      device=device) ** 2
+    column_norm = float(np.linalg.norm(A, axis=0).max()) if A.size else 0.0
 
     Z = np.full((n_rows, n_columns), np.nan)
     certified = np.zeros(n_rows, dtype=bool)
+    infeasible = np.zeros(n_rows, dtype=bool)
     steps = np.full(n_rows, -1)
 
     corr = Yt @ Bt  # c = B'(y - B z), with z = 0
     lam, first = corr.max(dim=1)
-    zero_rows = ~Yt.any(dim=1)
-    # z = 0 is the answer for y = 0. Any other y with max(B'y) <= 0 is infeasible
-    # (w = t y is dual feasible for every t > 0); the LP fallback says so.
-    Z[zero_rows.cpu().numpy()] = 0.0
-    certified[zero_rows.cpu().numpy()] = True
-    steps[zero_rows.cpu().numpy()] = 0
-    live = (lam > 0) & ~zero_rows
-    lam_start = lam
+    # z = 0 is the answer when the path ends before it starts: y = 0, the
+    # lasso's alpha >= max(B'y), BPDN's ||y|| <= eps. Otherwise, for exact
+    # l1-min, max(B'y) <= 0 with y != 0 certifies infeasibility (w = y), and 0
+    # is the nearest point of the cone.
+    if exact:
+        at_zero = ~Yt.any(dim=1)
+        separated = (lam <= 0) & ~at_zero
+    else:
+        at_zero = lam <= lam_stop if eps is None else (Yt * Yt).sum(dim=1) <= eps_sq
+        separated = torch.zeros_like(at_zero)
+    for mask, flag in ((at_zero, certified), (separated, infeasible)):
+        mask = mask.cpu().numpy()
+        Z[mask] = 0.0
+        flag[mask] = True
+        steps[mask] = 0
+    live = ~at_zero & ~separated & (lam > 0)
     rows = torch.nonzero(live).flatten()
-    corr, lam, first, lam_start = corr[rows], lam[rows], first[rows], lam_start[rows]
+    corr, lam, first, lam_stop = corr[rows], lam[rows], first[rows], lam_stop[rows]
+    lam_start = lam
     Yt = Yt[rows]
+    if eps_sq is not None:
+        eps_sq = eps_sq[rows]
     rows = rows.cpu().numpy()
 
     # Active set as padded slots: idx[b, s] is a column of B when valid[b, s].
@@ -156,6 +221,10 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
     banned = torch.zeros(len(rows), dtype=torch.long, device=device)
     has_banned = torch.zeros(len(rows), dtype=torch.bool, device=device)
     arange = torch.arange(len(rows), device=device)
+    # The Gram matrices of the active columns, kept across steps: a joining
+    # column adds one row and column (|S| m work instead of |S|^2 m), entries of
+    # freed slots are masked out.
+    gram = (columns[idx] ** 2).sum(dim=2, keepdim=True)
 
     for step in range(1, max_steps + 1):
         if not len(rows):
@@ -163,14 +232,14 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         arange = arange[: len(rows)]
         gathered = columns[idx]  # (rows, capacity, m)
         pair = valid[:, :, None] & valid[:, None, :]
-        gram = torch.where(pair, gathered @ gathered.transpose(1, 2), 0.0)
-        gram = gram + torch.diag_embed((~valid).to(gram.dtype))
-        direction, info = torch.linalg.solve_ex(gram, valid.to(gram.dtype))
+        system = torch.where(pair, gram, 0.0) + torch.diag_embed((~valid).to(gram.dtype))
+        direction, info = torch.linalg.solve_ex(system, valid.to(gram.dtype))
+        del system
         broken = info != 0
         direction = torch.where(valid, direction, 0.0)
         u = torch.einsum("bs,bsm->bm", direction, gathered)
 
-        # Breakpoints: a column joins, a coefficient hits zero, or lam reaches zero.
+        # Breakpoints: a column joins, a coefficient hits zero, or lam reaches its end.
         # A column j joins when c_j - gamma s_j = lam - gamma (s = B'u is the
         # slope of the correlations). Active columns have s_j = 1 in exact
         # arithmetic: pinning their rate 1 - s_j to exactly 0 keeps them out of
@@ -187,10 +256,21 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         leaving = valid & (direction < -1e-14 * direction.abs().amax(dim=1, keepdim=True))
         leave_gamma = torch.where(leaving, -coef / direction, torch.inf)
         leave_gamma, leaver = leave_gamma.min(dim=1)
-        gamma = torch.minimum(torch.minimum(join_gamma, leave_gamma), lam)
+        end_gamma = lam - lam_stop
+        if eps_sq is not None:
+            # The residual r - gamma u reaches norm eps: the smaller root of
+            # ||u||^2 g^2 - 2 (r'u) g + ||r||^2 - eps^2 = 0.
+            residual = Yt - torch.einsum("bs,bsm->bm", coef, gathered)
+            a, b = (u * u).sum(dim=1), (residual * u).sum(dim=1)
+            c = (residual * residual).sum(dim=1) - eps_sq
+            disc = b * b - a * c
+            root = c / (b + disc.clamp(min=0.0).sqrt())  # = (b - sqrt(disc)) / a, stably
+            end_gamma = torch.where((disc >= 0) & (b > 0), torch.minimum(root, end_gamma),
+                                    end_gamma)
+        gamma = torch.minimum(torch.minimum(join_gamma, leave_gamma), end_gamma)
         # An event within rounding of the path's end is the end.
-        finished = (gamma >= lam - 1e-11 * lam_start) & ~broken
-        gamma = torch.where(finished, lam, gamma)
+        finished = (gamma >= end_gamma - 1e-11 * lam_start) & ~broken
+        gamma = torch.where(finished, end_gamma, gamma)
         joins = ~finished & (join_gamma <= leave_gamma) & ~broken
         leaves = ~finished & ~joins & ~broken
 
@@ -199,7 +279,7 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
         lam = lam - gamma
         if step % 16 == 0:  # refresh the correlations, which drift by rounding
             corr = (Yt - torch.einsum("bs,bsm->bm", coef, gathered)) @ Bt
-        # Coefficients the last segment drives to zero exactly at lam = 0 (y on a
+        # Coefficients the last segment drives to zero exactly at its end (y on a
         # lower-dimensional face) end as rounding noise: recognised by cancellation,
         # not by size, so that a small true coefficient is kept.
         moved = gamma[:, None] * direction
@@ -214,8 +294,11 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
             coef[r, leaver[r]] = 0.0
         if joins.any():
             r = torch.nonzero(joins).flatten()
+            # The joiner's inner products with every slot (stale slots are masked).
+            joining = columns[joiner[r]]
+            entries = torch.einsum("bsm,bm->bs", gathered[r], joining)
             if bool(valid[r].all(dim=1).any()):
-                if capacity == m:  # a support larger than m: hand over to the LP
+                if capacity == m:  # a support larger than m: hand back
                     full = valid.all(dim=1) & joins
                     broken = broken | full
                     joins = joins & ~full
@@ -226,69 +309,111 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol):
                     valid = torch.cat([valid, torch.zeros_like(valid[:, :1])], dim=1)
                     coef = torch.cat([coef, torch.zeros_like(coef[:, :1])], dim=1)
                     vanishing = torch.cat([vanishing, torch.zeros_like(vanishing[:, :1])], dim=1)
+                    gram = torch.nn.functional.pad(gram, (0, 1, 0, 1))
+            if entries.shape[1] < capacity:
+                entries = torch.nn.functional.pad(entries, (0, 1))
             slot = (~valid[r]).to(torch.int8).argmax(dim=1)
             idx[r, slot] = joiner[r]
             valid[r, slot] = True
+            if len(r) != len(joining):  # rows handed back above
+                joining, entries = columns[joiner[r]], torch.einsum(
+                    "bsm,bm->bs", columns[idx[r]], columns[joiner[r]])
+            entries[torch.arange(len(r), device=device), slot] = (joining * joining).sum(dim=1)
+            gram[r, slot, :] = entries
+            gram[r, :, slot] = entries
 
         done = finished | broken
         if bool(done.any()):
             ended = torch.nonzero(finished).flatten()
             if len(ended):
-                z, ok = _certify(columns, Bt, Yt[ended], idx[ended], valid[ended],
-                                 valid[ended] & ~vanishing[ended], tol)
+                z, ok, separated = _certify(
+                    columns, Bt, Yt[ended], idx[ended], valid[ended],
+                    valid[ended] & ~vanishing[ended], tol,
+                    lam=None if exact else lam[ended], lam_start=lam_start[ended],
+                    eps=None if eps_sq is None else eps_sq[ended].sqrt(),
+                    column_norm=column_norm)
                 target = rows[ended.cpu().numpy()]
                 Z[target] = z
                 certified[target] = ok
-                steps[target] = np.where(ok, step, -1)
+                infeasible[target] = separated
+                steps[target] = np.where(ok | separated, step, -1)
             keep = torch.nonzero(~done).flatten()
             rows = rows[keep.cpu().numpy()]
-            corr, lam, lam_start, Yt = corr[keep], lam[keep], lam_start[keep], Yt[keep]
-            idx, valid, coef, banned, has_banned = (
-                idx[keep], valid[keep], coef[keep], banned[keep], has_banned[keep]
+            corr, lam, lam_start, lam_stop, Yt = (
+                corr[keep], lam[keep], lam_start[keep], lam_stop[keep], Yt[keep])
+            if eps_sq is not None:
+                eps_sq = eps_sq[keep]
+            idx, valid, coef, banned, has_banned, gram = (
+                idx[keep], valid[keep], coef[keep], banned[keep], has_banned[keep], gram[keep]
             )
-    Z[~certified] = np.nan
+    Z[~(certified | infeasible)] = np.nan
     X = Z if positive else Z[:, :d] - Z[:, d:]
-    return X, certified, steps
+    return X, certified, steps, infeasible
 
 
-def _certify(columns, Bt, Y, idx, valid, keep, tol):
-    """Polish and check the supports ``idx[valid]``; returns (Z, certified).
+def _certify(columns, Bt, Y, idx, valid, keep, tol, lam=None, lam_start=None, eps=None,
+             column_norm=None):
+    """Polish and check the supports ``idx[valid]``; returns (Z, certified, infeasible).
 
-    The dual comes from the whole active set ``S`` (``valid``) of the path's
-    last segment. The primal is solved on ``S+`` (``keep``), the part of ``S``
-    whose coefficients do not vanish. Complementary slackness holds in exact
-    arithmetic, since ``B_j'w = 1`` on all of ``S``; numerically the duality gap
-    check enforces it.
+    ``lam=None``: exact l1-min. The dual comes from the whole active set ``S``
+    (``valid``) of the path's last segment; the primal is solved on ``S+``
+    (``keep``), the part of ``S`` whose coefficients do not vanish.
+    Complementary slackness holds in exact arithmetic, since ``B_j'w = 1`` on
+    all of ``S``; numerically the duality gap check enforces it. A nonzero
+    least-squares residual that separates ``y`` from the cone certifies
+    infeasibility instead.
+
+    ``lam`` given (per row): the lasso's KKT conditions at ``lam`` (and, with
+    ``eps``, the residual norm of BPDN).
     """
+    exact = lam is None
+    lam_vector = torch.zeros(len(Y), dtype=Y.dtype, device=Y.device) if exact else lam
     gathered = torch.where(valid[:, :, None], columns[idx], 0.0)  # (rows, slots, m)
-    gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~valid).to(Y.dtype))
-    dual_coef, dual_info = torch.linalg.solve_ex(gram, valid.to(Y.dtype))
-    dual = torch.einsum("bs,bsm->bm", dual_coef, gathered)
+    if exact:
+        gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~valid).to(Y.dtype))
+        dual_coef, dual_info = torch.linalg.solve_ex(gram, valid.to(Y.dtype))
+        dual = torch.einsum("bs,bsm->bm", dual_coef, gathered)
 
     gathered = torch.where(keep[:, :, None], gathered, 0.0)
     gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~keep).to(Y.dtype))
     coef = torch.zeros(keep.shape, dtype=Y.dtype, device=Y.device)
-    info = dual_info
+    info = torch.zeros(len(Y), dtype=torch.int32, device=Y.device)
+    target = keep.to(Y.dtype) * lam_vector[:, None]  # B_S'r = lam on S+
     for _ in range(2):  # a solve and one step of iterative refinement
         residual = Y - torch.einsum("bs,bsm->bm", coef, gathered)
         correction, solve_info = torch.linalg.solve_ex(
-            gram, torch.einsum("bsm,bm->bs", gathered, residual)
+            gram, torch.einsum("bsm,bm->bs", gathered, residual) - target
         )
         coef = coef + correction
         info = info | solve_info
     residual = Y - torch.einsum("bs,bsm->bm", coef, gathered)
     coef = torch.where(keep, coef, 0.0)
+    positive_coef = torch.where(keep, coef > 0, True).all(dim=1)
+    correlation = residual @ Bt
 
-    # Relative tolerances (zero rows never get here).
-    primal = (
-        torch.where(keep, coef > 0, True).all(dim=1)
-        & (residual.abs().amax(dim=1) <= _PRIMAL_TOL * Y.abs().amax(dim=1))
-    )
-    dual_feasible = (dual @ Bt).amax(dim=1) <= 1.0 + tol
-    cost, dual_cost = coef.sum(dim=1), (Y * dual).sum(dim=1)
-    gap = (cost - dual_cost).abs() <= tol * torch.maximum(cost.abs(), dual_cost.abs())
-    ok = (info == 0) & primal & dual_feasible & gap
+    if exact:
+        # Relative tolerances (zero rows never get here).
+        fits = residual.abs().amax(dim=1) <= _PRIMAL_TOL * Y.abs().amax(dim=1)
+        dual_feasible = (dual @ Bt).amax(dim=1) <= 1.0 + tol
+        cost, dual_cost = coef.sum(dim=1), (Y * dual).sum(dim=1)
+        gap = (cost - dual_cost).abs() <= tol * torch.maximum(cost.abs(), dual_cost.abs())
+        ok = (info == 0) & (dual_info == 0) & positive_coef & fits & dual_feasible & gap
+        residual_norm = residual.norm(dim=1)
+        separated = (
+            (info == 0) & positive_coef & ~fits
+            & (correlation.amax(dim=1) <= tol * column_norm * residual_norm)
+            & ((Y * residual).sum(dim=1) > 0.5 * residual_norm**2)
+        )
+    else:
+        slack = tol * lam_start
+        on_support = torch.where(keep, (torch.gather(correlation, 1, idx) - lam[:, None]).abs(),
+                                 0.0).amax(dim=1) <= slack
+        ok = (info == 0) & positive_coef & on_support & (correlation.amax(dim=1) <= lam + slack)
+        if eps is not None:
+            scale = torch.maximum(eps, Y.norm(dim=1))
+            ok = ok & ((residual.norm(dim=1) - eps).abs() <= tol * scale)
+        separated = torch.zeros_like(ok)
 
     Z = torch.zeros(len(Y), Bt.shape[1], dtype=torch.float64, device=Y.device)
     Z.scatter_add_(1, idx, coef)
-    return Z.cpu().numpy(), ok.cpu().numpy()
+    return Z.cpu().numpy(), ok.cpu().numpy(), separated.cpu().numpy()

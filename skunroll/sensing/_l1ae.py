@@ -1,6 +1,6 @@
 """L1AEEncoder: a compressed-sensing measurement matrix learned by unrolling l1-min."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 from dataclasses import replace
 
@@ -14,7 +14,8 @@ from ..utils._batching import BatchSource
 from ..utils._device import inference_device
 from ..utils._validation import as_csr_or_array, check_n_components
 from ..utils._threads import limit_torch_threads
-from ._base import MeasurementMixin
+from ._base import MeasurementMixin, with_decoder_docs
+from ._decoders import DECODERS
 from ._modules import L1AENetwork
 
 
@@ -37,6 +38,7 @@ def _orthonormal_columns(weight):
     return q * signs
 
 
+@with_decoder_docs
 class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     """Learned compressed-sensing measurements by gradient unrolling (l1-AE).
 
@@ -96,10 +98,12 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         Layer after each step: ``"affine"`` is the reference's batch norm in
         inference mode (a learned per-coordinate scale and shift);
         ``"batch"`` is a real batch norm with batch statistics; ``"none"``.
-    decoder : {"auto", "l1-min-pos", "l1-min", "unrolled"}, default="auto"
-        Decoder used by :meth:`inverse_transform` and :meth:`score`.
-        ``"auto"`` is ``"l1-min-pos"`` when ``nonnegative`` else ``"l1-min"``;
+    decoder : {"auto", "l1-min-pos", "l1-min", "lasso-pos", "lasso", "bpdn-pos", "bpdn", \
+"unrolled"}, default="auto"
+        {decoder_doc}
         ``"unrolled"`` runs the trained network (fast, approximate).
+    noise_level : float >= 0 or "auto", default="auto"
+        {noise_level_doc}
     solver : {"auto", "batched", "highs"}, default="auto"
         How the l1-min decoders solve their LPs: ``"batched"`` (what
         ``"auto"`` means) decodes all vectors at once on ``device`` with a
@@ -215,7 +219,8 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         "nonnegative": ["boolean"],
         "step_size": [StrOptions({"harmonic", "per-step"})],
         "normalization": [StrOptions({"affine", "batch", "none"})],
-        "decoder": [StrOptions({"auto", "l1-min-pos", "l1-min", "unrolled"})],
+        "decoder": [StrOptions({"auto", *DECODERS, "unrolled"})],
+        "noise_level": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"auto", "batched", "highs"})],
         "n_jobs": [Integral, None],
         "recipe": [StrOptions({"stable", "paper"})],
@@ -230,6 +235,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         step_size="harmonic",
         normalization="affine",
         decoder="auto",
+        noise_level="auto",
         solver="auto",
         n_jobs=None,
         recipe="stable",
@@ -254,6 +260,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         self.step_size = step_size
         self.normalization = normalization
         self.decoder = decoder
+        self.noise_level = noise_level
         self.solver = solver
         self.n_jobs = n_jobs
         self.recipe = recipe
