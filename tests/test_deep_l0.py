@@ -137,9 +137,13 @@ def test_transform_uses_the_fitted_network_after_set_params(digits):
     encoder = DeepL0Encoder(16, sparsity="M", M=4, max_epochs=2, dictionary_max_iter=2,
                             device="cpu", random_state=0).fit(digits[:200])
     before = encoder.transform(digits[:10])
-    encoder.set_params(M=10, n_stages=4)
+    score, codes = encoder.score(digits[:50]), encoder.optimal_codes(digits[:10])
+    encoder.set_params(M=10, n_stages=4, sparsity="l0", lam=0.5)
     np.testing.assert_array_equal(encoder.transform(digits[:10]), before)
     assert np.all((before != 0).sum(axis=1) == 4)
+    # The targets too are those of the fit: an unchanged model keeps its score.
+    assert encoder.score(digits[:50]) == score
+    np.testing.assert_array_equal(encoder.optimal_codes(digits[:10]), codes)
 
 
 @pytest.mark.parametrize("sparsity", ["l0", "M"])

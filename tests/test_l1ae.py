@@ -11,7 +11,7 @@ from sklearn.preprocessing import Normalizer, normalize
 
 from skunroll import GaussianMeasurement, L1AEEncoder
 from skunroll.datasets import make_block_sparse
-from skunroll.exceptions import DecodingWarning
+from skunroll.exceptions import DecodingWarning, DeviceFallbackWarning
 from skunroll.metrics import exact_recovery_fraction
 from skunroll.sensing import L1AENetwork
 
@@ -216,7 +216,7 @@ def test_unrolled_decoding_falls_back_to_cpu_when_cuda_is_missing():
                       random_state=0).fit(X)
     expected = est.inverse_transform(est.transform(X[:3]))
     est.set_params(device="cuda")  # as if unpickled from a GPU machine
-    with pytest.warns(RuntimeWarning, match="running inference on the CPU"):
+    with pytest.warns(DeviceFallbackWarning, match="running inference on the CPU"):
         np.testing.assert_array_equal(est.inverse_transform(est.transform(X[:3])), expected)
     with pytest.raises(ValueError, match="CUDA is not available"):
         est.fit(X)  # training refuses a missing device

@@ -298,6 +298,16 @@ def test_sketch_kinds_have_the_documented_structure(scene):
     assert mixed.positions_[0].max() < 4 <= mixed.positions_[1].min()
 
 
+def test_one_seed_gives_random_and_learned_sketches_the_same_start(scene):
+    # Training moves the values, never the positions; a tiny step keeps their signs.
+    for seed in (0, 7):
+        random = _fast(sketch="random", sketch_size=9, random_state=seed).fit(scene[:10])
+        learned = _fast(sketch="learned", sketch_size=9, max_epochs=1, learning_rate=1e-6,
+                        random_state=seed).fit(scene[:10])
+        np.testing.assert_array_equal(learned.positions_, random.positions_)
+        np.testing.assert_array_equal(np.sign(learned.values_), random.values_)
+
+
 def test_the_learned_sketch_beats_a_random_one_on_a_family_of_matrices(scene):
     """The paper's claim, small: same m, far lower test excess error."""
     train, test = scene[:45], scene[45:]

@@ -161,10 +161,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     def score(self, X, y=None):
         """Minus the mean squared l2 error of ``inverse_transform(transform(X))``.
 
-        Uses the ``decoder`` parameter, so with the LP decoders this solves one
-        LP per row. ``X`` is measured in float64 whatever its dtype. Higher is
-        better; 0 means every row was recovered. Rows whose LP failed make the
-        score NaN.
+        Uses the ``decoder`` parameter (with the exact decoders, the batched
+        solver decodes all rows at once). ``X`` is measured in float64
+        whatever its dtype. Higher is better; 0 means every row was recovered.
+        Rows that could not be decoded make the score NaN.
 
         Parameters
         ----------

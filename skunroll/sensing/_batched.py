@@ -62,6 +62,7 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_even_slices
 
+from ..exceptions import DeviceFallbackWarning
 from ..utils._device import inference_device
 from ..utils._threads import limit_torch_threads
 
@@ -143,7 +144,7 @@ def batched_homotopy_decode(A, Y, *, positive=False, alpha=None, eps=None, devic
     device = inference_device(device)
     if device.type not in ("cpu", "cuda"):
         warnings.warn(f"the batched l1 decoder computes in float64, which {device.type} does "
-                      "not support; running it on the CPU.", RuntimeWarning)
+                      "not support; running it on the CPU.", DeviceFallbackWarning)
         device = torch.device("cpu")
     on_gpu = device.type == "cuda"
     # Per row: the correlation arrays (n_columns) and, once supports grow to m,

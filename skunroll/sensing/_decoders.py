@@ -39,8 +39,8 @@ ROUNDING_ULPS = 8
 
 _NOISY_DECODER_PARAMETERS = """positive : bool, default=False
         Add the constraint ``x >= 0``.
-    device : str or torch.device, default="cpu"
-        Where the homotopy runs, in float64.
+    device : str or torch.device, default="auto"
+        Where the homotopy runs, in float64 (``"auto"``: CUDA when available).
     n_jobs : int, default=None
         Joblib workers over row chunks.
     return_info : bool, default=False
@@ -88,7 +88,7 @@ def _solve_chunk(A, Y, positive):
     return X, success, messages
 
 
-def l1_min_decode(A, Y, *, positive=False, solver="auto", device="cpu", n_jobs=None,
+def l1_min_decode(A, Y, *, positive=False, solver="auto", device="auto", n_jobs=None,
                   on_infeasible="nan", return_info=False):
     """Decode measurements ``Y = X A^T`` by exact l1 minimisation.
 
@@ -121,8 +121,9 @@ def l1_min_decode(A, Y, *, positive=False, solver="auto", device="cpu", n_jobs=N
         Add the constraint ``x >= 0`` (the "l1-min-pos" decoder).
     solver : {"auto", "batched", "highs"}, default="auto"
         How the LPs are solved; see above.
-    device : str or torch.device, default="cpu"
-        Where the batched solver runs (``"auto"`` picks CUDA when available).
+    device : str or torch.device, default="auto"
+        Where the batched solver runs (``"auto"`` picks CUDA when available,
+        as the estimators do).
         It computes in float64 on every device. A CUDA device that is missing
         falls back to the CPU with a warning.
     n_jobs : int, default=None
@@ -175,7 +176,8 @@ def l1_min_decode(A, Y, *, positive=False, solver="auto", device="cpu", n_jobs=N
 
 
 @_with_noisy_decoder_parameters
-def lasso_decode(A, Y, *, alpha, positive=False, device="cpu", n_jobs=None, return_info=False):
+def lasso_decode(A, Y, *, alpha, positive=False, device="auto", n_jobs=None,
+                 return_info=False):
     """Decode noisy measurements ``Y = X A^T + E`` by the lasso, many rows at once.
 
     Solves, for every row ``y`` of ``Y``::
@@ -223,7 +225,8 @@ def lasso_decode(A, Y, *, alpha, positive=False, device="cpu", n_jobs=None, retu
 
 
 @_with_noisy_decoder_parameters
-def bpdn_decode(A, Y, *, eps, positive=False, device="cpu", n_jobs=None, return_info=False):
+def bpdn_decode(A, Y, *, eps, positive=False, device="auto", n_jobs=None,
+                return_info=False):
     """Decode noisy measurements by basis-pursuit denoising, many rows at once.
 
     Solves, for every row ``y`` of ``Y``::
@@ -375,7 +378,7 @@ def _lars_chunk(A, Y, positive, alpha, eps):
     return X, success, messages
 
 
-def _decode(A, Y, *, positive, alpha=None, eps=None, solver="auto", device="cpu", n_jobs=None,
+def _decode(A, Y, *, positive, alpha=None, eps=None, solver="auto", device="auto", n_jobs=None,
             on_infeasible="nan", return_info=False):
     """The decoders' shared body: validate, batched homotopy, per-row fallback, warn."""
     if solver not in SOLVERS:

@@ -7,12 +7,12 @@ import scipy.sparse as sp
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..utils._device import torch_generator
 from ._init import inner_product_countsketch, random_countsketch
 from ._input import matrix_at, validate_matrices
 from ._modules import CountSketch, SparseMatrices
@@ -20,6 +20,11 @@ from ._scw import countsketch_matrix, optimal_error, scw_error, scw_factors, top
 
 _SKETCHES = {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}
 
+
+
+def _numpy_rng(generator):
+    """A numpy RNG seeded from the torch generator of ``torch_generator(random_state)``."""
+    return np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
 
 class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator):
     """Low-rank approximation of recurring matrices with a learned CountSketch.
@@ -283,7 +288,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         return self._train(flat, scales[:, None])
 
     def _draw_fixed_sketch(self, n):
-        rng = check_random_state(self.random_state)
+        # The same stream as a trained sketch's start: with one seed,
+        # sketch="random" is the hash that sketch="learned" starts from.
+        rng = _numpy_rng(torch_generator(self.random_state)[0])
         if self.sketch == "gaussian":
             sketch = rng.normal(size=(self.sketch_size, n)) / np.sqrt(self.sketch_size)
             return self._store_untrained({"sketch_": sketch, "positions_": None, "values_": None})
@@ -332,7 +339,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         )
 
     def _build_module(self, X, generator, y=None):
-        rng = np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        rng = _numpy_rng(generator)
         block_rows = self._block_rows()
         positions, values = random_countsketch(self.matrix_shape_[0], block_rows, rng)
         if self.init == "inner-product":

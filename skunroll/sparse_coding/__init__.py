@@ -2,14 +2,17 @@
 and dictionary learning with a tied-weight ReLU autoencoder."""
 
 from ._deep_l0 import DeepL0Classifier, DeepL0Encoder
-from ._iterative import iht, ista, keep_largest, m_sparse_iht, optimal_codes
+from ._iterative import fista, iht, ista, keep_largest, m_sparse_iht, optimal_codes
+from ._lista import LISTAEncoder
 from ._modules import (
     DeepL0Network,
     TiedReLUAutoencoder,
+    UnrolledThresholdingNetwork,
     helu,
     helu_sigma,
     keep_top_m,
     relu_autoencoder_loss,
+    soft_threshold,
 )
 from ._relu_autoencoder import (
     ReLUDictionaryAutoencoder,
@@ -22,9 +25,12 @@ __all__ = [
     "DeepL0Classifier",
     "DeepL0Encoder",
     "DeepL0Network",
+    "LISTAEncoder",
     "ReLUDictionaryAutoencoder",
     "TiedReLUAutoencoder",
+    "UnrolledThresholdingNetwork",
     "auto_bias",
+    "fista",
     "helu",
     "helu_sigma",
     "iht",
@@ -34,6 +40,7 @@ __all__ = [
     "m_sparse_iht",
     "optimal_codes",
     "relu_autoencoder_loss",
+    "soft_threshold",
     "rms_coherence",
     "support_bias_scale",
 ]

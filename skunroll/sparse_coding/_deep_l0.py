@@ -20,7 +20,10 @@ from ..utils._device import inference_device
 from ..utils._validation import as_csr_or_array, check_inverse_input
 from ..utils._threads import limit_torch_threads
 from ._iterative import default_step_size, optimal_codes
-from ._modules import DeepL0ClassifierNetwork, DeepL0Network
+from ._modules import DeepL0ClassifierNetwork, UnrolledThresholdingNetwork
+
+#: The network's nonlinearity for each ``sparsity`` setting.
+_SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
 
 _SHARED_DOC = """
     n_components : int, default=128
@@ -153,22 +156,25 @@ class _DeepL0Base(BaseTorchEstimator):
     def _encoder_network(self):
         D, mu = self.dictionary_, self.step_size_
         thresholds = None
-        if self.sparsity == "l0":
-            thresholds = torch.full((D.shape[0],), float(np.sqrt(self.lam * mu)))
-        return DeepL0Network(
+        if self.sparsity != "M":
+            # IHT's hard threshold sqrt(lam mu); ISTA's soft threshold lam mu.
+            theta = np.sqrt(self.lam * mu) if self.sparsity == "l0" else self.lam * mu
+            thresholds = torch.full((D.shape[0],), float(theta))
+        return UnrolledThresholdingNetwork(
             torch.as_tensor(mu * D, dtype=torch.float32),
             torch.as_tensor(np.eye(D.shape[0]) - mu * D @ D.T, dtype=torch.float32),
-            thresholds, n_stages=self.n_stages,
+            thresholds, n_stages=self.n_stages, shrinkage=_SHRINKAGE[self.sparsity],
             n_nonzero=self.M if self.sparsity == "M" else None,
         )
 
     def _encoder_from_attributes(self):
         # Built from what was fitted, not from parameters changed since.
         structure = self._fitted_structure
-        return DeepL0Network(
+        return UnrolledThresholdingNetwork(
             torch.from_numpy(self.input_weights_), torch.from_numpy(self.recurrent_weights_),
             None if self.thresholds_ is None else torch.from_numpy(self.thresholds_),
-            n_stages=structure["n_stages"], n_nonzero=structure["M"],
+            n_stages=structure["n_stages"], shrinkage=_SHRINKAGE[structure["sparsity"]],
+            n_nonzero=structure["M"],
         )
 
     def _encoder_attributes(self, encoder):
@@ -291,19 +297,23 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         X = self._validate_X(X, reset=not self._is_warm())
         self._check_sizes(X.shape[1])
         self._setup_dictionary(X)
+        # The codes this fit learns to predict; optimal_codes and score keep
+        # using them after set_params changes sparsity, lam or M.
+        self._code_settings = {"sparsity": self.sparsity, "lam": self.lam, "n_nonzero": self.M}
         targets = self._optimal_codes(X)
         return self._train(as_csr_or_array(X), targets)
 
     def _optimal_codes(self, X):
-        return optimal_codes(X, self.dictionary_, sparsity=self.sparsity, lam=self.lam,
-                             n_nonzero=self.M, step_size=self.step_size_)
+        return optimal_codes(X, self.dictionary_, step_size=self.step_size_,
+                             **self._code_settings)
 
     def optimal_codes(self, X):
         """The codes the encoder was trained to predict, for new data ``X``.
 
         :func:`~skunroll.sparse_coding.optimal_codes` with this estimator's
-        dictionary, step size and sparsity settings: the ground truth of the
-        paper's prediction-error tables.
+        dictionary, step size and the sparsity settings (``sparsity``,
+        ``lam``, ``M``) it was fitted with: the ground truth of the paper's
+        prediction-error tables.
 
         Parameters
         ----------
@@ -364,7 +374,8 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """Minus the normalised code error (%) against the optimal codes of ``X``.
 
         The optimal codes are computed with :func:`optimal_codes` for this
-        estimator's dictionary and sparsity settings (the paper's metric).
+        estimator's dictionary and the sparsity settings it was fitted with
+        (the paper's metric).
         Scores of estimators with different ``M`` or ``lam`` compare against
         different targets; to choose those, score a downstream task instead
         (a Pipeline with a classifier, say).

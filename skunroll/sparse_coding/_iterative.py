@@ -84,6 +84,44 @@ def ista(X, dictionary, *, alpha, n_iter=1000, init=None, step_size=None, tol=1e
                     init, tol)
 
 
+def fista(X, dictionary, *, alpha, n_iter=1000, step_size=None, tol=1e-8):
+    """l1 sparse codes by FISTA (Beck and Teboulle, 2009): ISTA with Nesterov momentum.
+
+    Same problem as :func:`ista`, ``min_a 0.5 ||x - D^T a||^2 + alpha ||a||_1``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    dictionary : array-like of shape (n_components, n_features)
+        Atoms as rows.
+    alpha : float
+        l1 penalty.
+    n_iter : int, default=1000
+    step_size : float, default=None
+        ``1 / ||D||_2^2`` if None.
+    tol : float or None, default=1e-8
+        Stop when no code moves by more than ``tol``.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_components)
+    """
+    B, S, step = _linear_parts(X, dictionary, step_size)
+    shrink = alpha * step
+    codes = extrapolated = np.zeros_like(B)
+    t = 1.0
+    for _ in range(n_iter):
+        U = B + extrapolated @ S
+        following = np.sign(U) * np.maximum(np.abs(U) - shrink, 0.0)
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        extrapolated = following + ((t - 1) / t_next) * (following - codes)
+        change = np.max(np.abs(following - codes), initial=0.0)
+        codes, t = following, t_next
+        if tol is not None and change <= tol:
+            break
+    return codes
+
+
 def iht(X, dictionary, *, lam=0.5, n_iter=10, init=None, step_size=None, tol=None):
     """l0-regularised codes by iterative hard thresholding (seed eq. 6).
 
@@ -158,9 +196,11 @@ def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alp
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     dictionary : array-like of shape (n_components, n_features)
-    sparsity : {"l0", "M"}, default="l0"
+    sparsity : {"l0", "M", "l1"}, default="l0"
+        ``"l1"``: the lasso codes ``min_a 0.5 ||x - D^T a||^2 + lam ||a||_1``
+        alone (ISTA to convergence), the targets of LISTA.
     lam : float, default=0.5
-        l0 penalty (``sparsity="l0"``).
+        l0 penalty (``sparsity="l0"``), l1 penalty (``sparsity="l1"``).
     n_nonzero : int, default=32
         M (``sparsity="M"``).
     l1_alpha : float, default=None
@@ -181,6 +221,8 @@ def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alp
         When the l0 phase still moves a code by more than ``tol`` after
         ``max_iter`` iterations.
     """
+    if sparsity == "l1":
+        return ista(X, dictionary, alpha=lam, n_iter=max_iter, step_size=step_size, tol=tol)
     alpha = np.sqrt(lam) / 2 if l1_alpha is None else l1_alpha
     start = ista(X, dictionary, alpha=alpha, n_iter=max_iter, step_size=step_size, tol=tol)
     B, S, step = _linear_parts(X, dictionary, step_size)

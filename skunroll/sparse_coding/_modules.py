@@ -1,12 +1,15 @@
-"""Deep l0 encoders (Wang, Ling and Huang, AAAI 2016) as torch modules.
+"""Unrolled thresholding networks (deep l0 encoders, LISTA) and the tied ReLU autoencoder.
 
 K stages share ``W`` (p x n_features), ``S`` (p x p) and, for the
-l0-regularised form, the thresholds ``theta`` (p,)::
+thresholded forms, the thresholds ``theta`` (p,)::
 
     a(1)   = h(x W^T)
     a(k+1) = h(x W^T + a(k) S^T)
 
-with ``h_theta(u) = theta * HELU(u / theta)`` (l0) or max-M pooling (M-sparse).
+with ``h`` one of: ``theta * HELU(u / theta)`` (hard thresholding, the deep
+l0 encoder of Wang, Ling and Huang, AAAI 2016), max-M pooling (the M-sparse
+deep l0 encoder), or soft thresholding ``sign(u) max(|u| - theta, 0)``
+(LISTA, Gregor and LeCun, ICML 2010).
 """
 
 import torch
@@ -42,8 +45,17 @@ def keep_top_m(u, m):
     return u * mask
 
 
-class DeepL0Network(nn.Module):
-    """Unrolled IHT with shared, learned ``W``, ``S`` and ``theta``.
+def soft_threshold(u, theta):
+    """Soft thresholding ``sign(u) max(|u| - theta, 0)`` (the l1 proximal map)."""
+    return torch.sign(u) * torch.relu(u.abs() - theta)
+
+
+#: The pluggable nonlinearities ``h`` of :class:`UnrolledThresholdingNetwork`.
+SHRINKAGES = ("hard", "soft", "top-m")
+
+
+class UnrolledThresholdingNetwork(nn.Module):
+    """Unrolled ISTA / IHT with shared, learned ``W``, ``S`` and ``theta``.
 
     Parameters
     ----------
@@ -52,30 +64,42 @@ class DeepL0Network(nn.Module):
     recurrent : Tensor of shape (n_components, n_components)
         Initial ``S`` (``I - mu D D^T``).
     thresholds : Tensor of shape (n_components,) or None
-        Initial ``theta`` (``sqrt(lam mu)``); None for the M-sparse form.
+        Initial ``theta``: ``sqrt(lam mu)`` for IHT, ``lam mu`` for ISTA; None
+        for ``shrinkage="top-m"``.
     n_stages : int
         K.
+    shrinkage : {"hard", "soft", "top-m"}
+        ``h``: hard thresholding (HELU, or HELU_sigma while training with a
+        ``sigma``), soft thresholding, or max-M pooling.
     n_nonzero : int or None
-        M, for the M-sparse form.
+        M, for ``shrinkage="top-m"``.
     """
 
-    def __init__(self, weight, recurrent, thresholds, n_stages, n_nonzero=None):
+    def __init__(self, weight, recurrent, thresholds, n_stages, shrinkage, n_nonzero=None):
         super().__init__()
-        if thresholds is None and n_nonzero is None:
-            raise ValueError("Give thresholds (l0 encoder) or n_nonzero (M-sparse encoder).")
+        if shrinkage not in SHRINKAGES:
+            raise ValueError(f"shrinkage={shrinkage!r} is not one of {list(SHRINKAGES)}.")
+        if (shrinkage == "top-m") != (thresholds is None) or (
+                shrinkage == "top-m" and n_nonzero is None):
+            raise ValueError("Give thresholds for hard or soft thresholding, n_nonzero (and no "
+                             "thresholds) for top-m.")
         self.weight = nn.Parameter(weight.clone())
         self.recurrent = nn.Parameter(recurrent.clone())
         self.thresholds = nn.Parameter(thresholds.clone()) if thresholds is not None else None
         self.n_stages = n_stages
+        self.shrinkage = shrinkage
         self.n_nonzero = n_nonzero
         # sigma of HELU_sigma while training; None trains with the exact HELU.
         self.sigma = None
 
     def threshold(self, u):
-        if self.thresholds is None:
+        if self.shrinkage == "top-m":
             return keep_top_m(u, self.n_nonzero)
+        theta = self.thresholds.abs()
+        if self.shrinkage == "soft":
+            return soft_threshold(u, theta)
         # theta * HELU(u / theta): two diagonal scalings around a unit threshold.
-        theta = self.thresholds.abs().clamp_min(1e-8)
+        theta = theta.clamp_min(1e-8)
         scaled = u / theta
         if self.training and self.sigma is not None:
             return theta * helu_sigma(scaled, self.sigma)
@@ -87,6 +111,27 @@ class DeepL0Network(nn.Module):
         for _ in range(self.n_stages - 1):
             codes = self.threshold(drive + codes @ self.recurrent.T)
         return codes
+
+
+class DeepL0Network(UnrolledThresholdingNetwork):
+    """Deep l0 encoder: unrolled IHT, hard thresholds (l0) or max-M pooling (M-sparse).
+
+    Parameters
+    ----------
+    weight, recurrent, n_stages
+        As for :class:`UnrolledThresholdingNetwork`.
+    thresholds : Tensor of shape (n_components,) or None
+        Initial ``theta`` (``sqrt(lam mu)``); None for the M-sparse form.
+    n_nonzero : int or None
+        M, for the M-sparse form.
+    """
+
+    def __init__(self, weight, recurrent, thresholds, n_stages, n_nonzero=None):
+        if thresholds is None and n_nonzero is None:
+            raise ValueError("Give thresholds (l0 encoder) or n_nonzero (M-sparse encoder).")
+        super().__init__(weight, recurrent, thresholds, n_stages,
+                         shrinkage="hard" if thresholds is not None else "top-m",
+                         n_nonzero=n_nonzero)
 
 
 class DeepL0ClassifierNetwork(nn.Module):

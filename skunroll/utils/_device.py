@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ..exceptions import DeviceFallbackWarning
+
 
 def resolve_device(device):
     """Turn the ``device`` parameter into a :class:`torch.device`.
@@ -60,7 +62,7 @@ def inference_device(device):
         if str(device).startswith("cuda"):
             warnings.warn(
                 f"device={device!r} is not available here; running inference on the CPU.",
-                RuntimeWarning,
+                DeviceFallbackWarning,
             )
             return torch.device("cpu")
         raise

@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import _fit_context
 from sklearn.utils import check_array
 
 
@@ -40,15 +41,17 @@ def as_csr_or_array(X):
 def atomic_fit(fit):
     """Decorate ``fit``: validate the parameters, and undo everything on failure.
 
-    If ``fit`` raises (bad input, a diverging run, an interrupt), the
-    estimator's ``__dict__`` is put back as it was before the call, so no
-    half-fitted state (``n_features_in_`` without ``components_``, say) is
-    ever left behind.
+    Parameters are validated by scikit-learn's ``_fit_context`` (so
+    ``sklearn.config_context(skip_parameter_validation=True)`` is honoured,
+    and nested estimators are validated by their own ``fit``). If ``fit``
+    raises (bad input, a diverging run, an interrupt), the estimator's
+    ``__dict__`` is put back as it was before the call, so no half-fitted
+    state (``n_features_in_`` without ``components_``, say) is ever left
+    behind.
     """
 
     @functools.wraps(fit)
-    def wrapper(self, *args, **kwargs):
-        self._validate_params()
+    def restoring(self, *args, **kwargs):
         before = dict(self.__dict__)
         try:
             return fit(self, *args, **kwargs)
@@ -57,4 +60,4 @@ def atomic_fit(fit):
             self.__dict__.update(before)
             raise
 
-    return wrapper
+    return _fit_context(prefer_skip_nested_validation=False)(restoring)

@@ -1,0 +1,76 @@
+"""LISTAEncoder: learned ISTA (Gregor and LeCun, 2010) on the shared unrolled network."""
+
+import re
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval
+
+from ._deep_l0 import _SHARED_DOC, DeepL0Encoder
+
+
+def _parameter_docs(*names):
+    """The numpydoc blocks of these parameters, taken from the deep l0 estimators' text."""
+    return "".join(re.search(rf"(?ms)^    {name} :.*?(?=^    \w+ :|\Z)", _SHARED_DOC).group(0)
+                   for name in names)
+
+
+class LISTAEncoder(DeepL0Encoder):
+    __doc__ = """Learned ISTA: unrolled soft thresholding trained to predict lasso codes.
+
+    The network of :class:`DeepL0Encoder` with the soft threshold
+    ``sign(u) max(|u| - theta, 0)``: ``n_stages`` stages ``a <- h(W x + S a)``
+    with ``W``, ``S`` and ``theta`` shared and learned, initialised as ISTA
+    (``W = mu D``, ``S = I - mu D D^T``, ``theta = lam mu``). ``fit(X)`` learns
+    ``D`` (unless given), computes the lasso codes
+    ``min_a 0.5 ||x - D^T a||^2 + lam ||a||_1`` of ``X`` (ISTA to
+    convergence) and trains the network to predict them (squared error), as
+    Gregor and LeCun (2010) do; "tuned LISTA" is a baseline of Wang et al.
+    (2016), Table 4.
+
+    Parameters
+    ----------
+""" + _parameter_docs("n_components") + """    lam : float, default=0.1
+        l1 penalty lambda of the target codes; thresholds start at
+        ``lam * step_size``.
+""" + _parameter_docs("n_stages", "dictionary", "step_size", "dictionary_max_iter", "optimizer",
+                      "learning_rate", "batch_size", "max_epochs", "early_stopping",
+                      "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
+                      "max_time", "warm_start", "device", "random_state", "verbose") + """
+    Attributes
+    ----------
+    The attributes of :class:`DeepL0Encoder` (``thresholds_`` are the learned ``theta``).
+
+    References
+    ----------
+    K. Gregor, Y. LeCun. "Learning Fast Approximations of Sparse Coding", ICML 2010.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skunroll.sparse_coding import LISTAEncoder
+    >>> X = load_digits().data[:300] / 16
+    >>> encoder = LISTAEncoder(n_components=32, max_epochs=3, random_state=0).fit(X)
+    >>> encoder.transform(X[:4]).shape
+    (4, 32)
+    """
+
+    # Fixed for LISTA: read by the shared network and target code.
+    sparsity, M = "l1", None
+
+    _parameter_constraints = {
+        **{name: constraint for name, constraint in DeepL0Encoder._parameter_constraints.items()
+           if name not in ("sparsity", "M", "sigma", "sigma_decay")},
+        "lam": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, n_components=128, *, lam=0.1, n_stages=2, dictionary=None,
+                 step_size=None, dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3,
+                 batch_size=128, max_epochs=50, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,
+                 warm_start=False, device="auto", random_state=None, verbose=0):
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _on_epoch_start(self, module, epoch):
+        """Soft thresholding is continuous: no HELU_sigma schedule."""
