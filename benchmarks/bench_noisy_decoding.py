@@ -322,7 +322,7 @@ def _peak_rss_gb():
 
 def _xml_split(n_labels, nonlinear):
     n_train = max(20000, n_labels // 2 + 10000)
-    X, Y = make_power_law_xml(n_train + 2000, n_labels, nonlinear=nonlinear)
+    X, Y = make_power_law_xml(n_train + 1000, n_labels, nonlinear=nonlinear)
     return X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]
 
 

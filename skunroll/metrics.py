@@ -4,6 +4,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length
 
+from .utils._linalg import optimal_error, squared_frobenius
+from .utils._top_k import ranked_hits, top_k_labels
+
 __all__ = ["dictionary_recovery_error", "exact_recovery_fraction", "excess_low_rank_error",
            "ndcg_at_k", "normalized_code_error", "precision_at_k", "recovery_rmse",
            "squared_errors", "support_error", "support_precision_recall"]
@@ -282,7 +285,6 @@ def excess_low_rank_error(A, approximation, n_components):
     >>> round(excess_low_rank_error(A, np.diag([0.0, 2.0, 0.0]), 1), 6)
     0.92621
     """
-    from .sketching._scw import optimal_error, squared_frobenius
 
     if sp.issparse(A):
         A = sp.csr_matrix(A, dtype=np.float64)
@@ -321,53 +323,6 @@ def _is_factors(approximation, shape):
 
 
 # ------------------------------------------------------------ ranking (XML)
-def _top_k_labels(y_score, k, chunk_size=None):
-    """Indices of the ``k`` best-scored labels per row, best first, and how many are real.
-
-    Dense scores: ties go to the lower label index; memory is a few bytes per
-    score of a chunk of rows, never a full sort of the rows. Sparse scores:
-    only stored entries are ranked (missing ones count as -inf), so a row may
-    have fewer than ``k``; the returned ``counts`` say how many.
-    """
-    n_samples, n_labels = y_score.shape
-    k = min(k, n_labels)
-    top = np.zeros((n_samples, k), dtype=np.intp)
-    counts = np.full(n_samples, k)
-    if sp.issparse(y_score):
-        y_score = y_score.tocsr()
-        for i in range(n_samples):
-            start, end = y_score.indptr[i], y_score.indptr[i + 1]
-            columns, values = y_score.indices[start:end], y_score.data[start:end]
-            # Sort by score, then by column for ties.
-            order = np.lexsort((columns, -values))[:k]
-            top[i, : order.size] = columns[order]
-            counts[i] = order.size
-        return top, counts
-    if chunk_size is None:
-        chunk_size = max(1, min(1024, 2**24 // max(n_labels, 1)))
-    for start in range(0, n_samples, chunk_size):
-        top[start : start + chunk_size] = _dense_top_k(y_score[start : start + chunk_size], k)
-    return top, counts
-
-
-def _dense_top_k(scores, k):
-    """Top-``k`` columns per row of a dense block, best first, ties to the lower index."""
-    n_rows, n_labels = scores.shape
-    if k < n_labels:
-        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-        above = scores > kth
-        # Fill the places left after the strictly larger scores with the first ties.
-        room = k - above.sum(axis=1, keepdims=True)
-        tied = scores == kth
-        chosen = above | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= room))
-        columns = np.nonzero(chosen)[1].reshape(n_rows, k)  # ascending within a row
-    else:
-        columns = np.broadcast_to(np.arange(n_labels), (n_rows, n_labels))
-    values = np.take_along_axis(scores, columns, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")  # ties keep the lower index first
-    return np.take_along_axis(columns, order, axis=1)
-
-
 def _check_ranking(y_true, y_score, k):
     if isinstance(k, bool) or not (isinstance(k, (int, np.integer)) and k >= 1):
         raise ValueError(f"k must be a positive integer; got {k!r}.")
@@ -384,14 +339,6 @@ def _check_ranking(y_true, y_score, k):
     y_true = sp.csr_matrix(y_true, dtype=np.float64)
     y_true.eliminate_zeros()  # a stored zero is not a label
     return y_true, y_score
-
-
-def _hits(y_true, top, counts):
-    """0/1 matrix: is the j-th ranked label of row i relevant (0 past ``counts``)."""
-    rows = np.repeat(np.arange(top.shape[0]), top.shape[1])
-    hits = np.asarray(y_true[rows, top.ravel()]).reshape(top.shape)
-    hits[np.arange(top.shape[1])[None, :] >= counts[:, None]] = 0
-    return hits
 
 
 def precision_at_k(y_true, y_score, *, k=5):
@@ -430,8 +377,8 @@ def precision_at_k(y_true, y_score, *, k=5):
         make_scorer(precision_at_k, response_method="decision_function", k=5)
     """
     y_true, y_score = _check_ranking(y_true, y_score, k)
-    top, counts = _top_k_labels(y_score, k)
-    return float(_hits(y_true, top, counts).sum(axis=1).mean() / k)
+    top, counts = top_k_labels(y_score, k)
+    return float(ranked_hits(y_true, top, counts).sum(axis=1).mean() / k)
 
 
 def ndcg_at_k(y_true, y_score, *, k=5):
@@ -463,9 +410,9 @@ def ndcg_at_k(y_true, y_score, *, k=5):
     0.3869
     """
     y_true, y_score = _check_ranking(y_true, y_score, k)
-    top, counts = _top_k_labels(y_score, k)
+    top, counts = top_k_labels(y_score, k)
     discounts = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    dcg = _hits(y_true, top, counts) @ discounts
+    dcg = ranked_hits(y_true, top, counts) @ discounts
     n_relevant = np.minimum(np.diff(y_true.indptr), top.shape[1])
     ideal = np.concatenate([[0.0], np.cumsum(discounts)])[n_relevant]
     return float(np.mean(np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1), 0.0)))

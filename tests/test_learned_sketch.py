@@ -10,9 +10,10 @@ from skunroll.datasets import make_low_rank_family
 from skunroll.metrics import excess_low_rank_error
 from skunroll.sketching import CountSketch, LearnedSketchLowRank, LowRankFactors, scw_factors
 from skunroll.sketching._init import inner_product_countsketch
-from skunroll.sketching._modules import SparseMatrices, scw_error
-from skunroll.sketching._scw import countsketch_matrix, optimal_error
-from skunroll.sketching._scw import scw_error as scw_error_numpy
+from skunroll.sketching._modules import SparseMatrices, scw_loss
+from skunroll.sketching._scw import countsketch_matrix
+from skunroll.utils._linalg import optimal_error
+from skunroll.sketching import scw_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -51,8 +52,8 @@ def test_a_full_identity_sketch_gives_the_optimal_rank_k_approximation():
     U, s, Vt = scw_factors(A, S, 3)
     left, singular, right = np.linalg.svd(A)
     np.testing.assert_allclose((U * s) @ Vt, (left[:, :3] * singular[:3]) @ right[:3], atol=1e-10)
-    assert abs(scw_error_numpy(A, S, 3) - optimal_error(A, 3)) < 1e-10
-    torch_error = scw_error(torch.as_tensor(A)[None], torch.as_tensor(S.toarray() @ A)[None], 3)
+    assert abs(scw_error(A, S, 3) - optimal_error(A, 3)) < 1e-10
+    torch_error = scw_loss(torch.as_tensor(A)[None], torch.as_tensor(S.toarray() @ A)[None], 3)
     assert abs(float(torch_error) - optimal_error(A, 3)) < 1e-10
     # m > n with an injective hash (8 buckets stay empty, S A has zero rows): still optimal.
     rows = rng.permutation(20)[:12]
@@ -78,7 +79,7 @@ def test_torch_and_numpy_scw_errors_agree_for_sparse_and_dense():
     positions, values = rng.randint(8, size=(1, 60)), rng.choice([-1.0, 1.0], size=(1, 60))
     module = CountSketch(torch.as_tensor(positions), torch.as_tensor(values), 8, 1)
     S = countsketch_matrix(positions, values, 8)
-    expected = [scw_error_numpy(a, S, 3) for a in A]
+    expected = [scw_error(a, S, 3) for a in A]
     np.testing.assert_allclose(module(torch.as_tensor(A), 3).detach().numpy(), expected, rtol=1e-9)
     np.testing.assert_allclose(module(_sparse_batch(A), 3).detach().numpy(), expected, rtol=1e-9)
 
@@ -136,7 +137,7 @@ def test_inner_product_init_puts_each_cluster_of_rows_in_one_bucket():
         assert len(np.unique(cluster[positions == bucket])) == 1
     S = countsketch_matrix(positions[None], values[None], 6)
     # rank 3 data: the sketch keeps all of it (up to float64 cancellation in ||A||^2 - energy)
-    assert scw_error_numpy(A, S, 3) < 1e-6 * np.linalg.norm(A)
+    assert scw_error(A, S, 3) < 1e-6 * np.linalg.norm(A)
 
 
 # ---------------------------------------------------------------- the contract
@@ -325,8 +326,8 @@ def test_mixed_sketches_are_never_worse_than_their_random_half(scene, kind):
     mixed = _fast(sketch=kind, max_epochs=10).fit(train)
     random_half = countsketch_matrix(mixed.positions_[1:] - 4, mixed.values_[1:], 4)
     for A in test:
-        half = scw_error_numpy(A, random_half, 4)
-        assert scw_error_numpy(A, mixed.sketch_, 4) <= half + 1e-9
+        half = scw_error(A, random_half, 4)
+        assert scw_error(A, mixed.sketch_, 4) <= half + 1e-9
     # ... and the learned half makes them clearly better on this family.
     random_alone = _fast(sketch="random", sketch_size=4).fit(train)
     random_alone.sketch_ = random_half

@@ -170,12 +170,10 @@ def test_default_classifier_decodes_predicted_embeddings_with_the_chosen_lasso()
     if len(levels) < len(compressed.NOISE_LEVEL_GRID):
         best_at = int(np.argmax(list(clf.noise_level_scores_.values())))
         assert best_at == len(levels) - 3
-    # The one-standard-error rule: close to the best held-out precision, and the
-    # largest level that is.
+    # The best held-out precision, the largest level on ties.
     best = max(clf.noise_level_scores_.values())
-    chosen = clf.noise_level_scores_[clf.noise_level_]
-    assert best - 0.05 <= chosen <= best
-    assert all(score < chosen for level, score in clf.noise_level_scores_.items()
+    assert clf.noise_level_scores_[clf.noise_level_] == best
+    assert all(score < best for level, score in clf.noise_level_scores_.items()
                if level > clf.noise_level_)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DecodingWarning)  # no infeasible rows, no fallbacks

@@ -18,18 +18,21 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import DecodingWarning
-from ..metrics import _check_ranking, _dense_top_k, _hits, _top_k_labels, precision_at_k
+from ..metrics import _check_ranking, precision_at_k
 from ..sensing import L1AEEncoder
 from ..sensing._base import MeasurementMixin
 from ..sensing._decoders import NOISY_DECODERS, _decode, noise_alpha, noise_eps
+from ..utils._top_k import dense_top_k, ranked_hits, top_k_labels
 from ..utils._validation import as_csr_or_array, atomic_fit
 
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
 #: ``noise_level="auto"``: candidates, as multiples of the held-out residual's
-#: root mean square, for the noise level of predicted embeddings.
-NOISE_LEVEL_GRID = tuple(2.0**k for k in range(-6, 3))
+#: root mean square, for the noise level of predicted embeddings, scanned from
+#: the largest down; 0 is the exact limit (l1-min, or the nearest fit of an
+#: infeasible embedding).
+NOISE_LEVEL_GRID = tuple(2.0**k for k in range(2, -7, -1)) + (0.0,)
 #: At most this many held-out rows are decoded per candidate noise level.
 MAX_SELECTION_ROWS = 1000
 #: Label scores held at once while predicting: rows are scored in blocks of
@@ -101,15 +104,13 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Noise level (per measurement) of the predicted embeddings, for the
         noise-aware decoders. ``"auto"``: chosen at fit time by precision at
         ``top_k`` (accuracy for 1-D class targets) on a held-out part of the
-        training data. The regressor is
-        fitted on the rest, its held-out residual's root mean square ``s``
-        gives the candidates ``s * 2**k``, k = 2, 1, ..., -6, scored from the
-        largest down until two in a row do not improve on the best, and the
-        largest candidate whose held-out precision is within one standard
-        error of the best is kept (the one-standard-error rule of lasso
-        cross-validation: larger levels decode faster), after which the
-        regressor is fitted on all the data. At most 1,000 held-out rows are
-        decoded.
+        training data. The regressor is fitted on the rest; its held-out
+        residual's root mean square ``s`` gives the candidates ``s * 2**k``,
+        k = 2, 1, ..., -6, and 0 (the exact limit: l1-min, or the nearest fit
+        of an infeasible embedding), scored from the largest down until two in
+        a row do not improve on the best. The best is kept (the larger on
+        ties), and the regressor is fitted again on all the data. At most
+        1,000 held-out rows are decoded.
     validation_fraction : float in (0, 1), default=0.2
         Share of the training rows held out to choose ``noise_level``.
     top_k : int, default=5
@@ -303,31 +304,25 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         residual_rms = float(np.sqrt(np.mean((predicted - embedding[held]) ** 2)))
         scored = held[:MAX_SELECTION_ROWS]
         predicted = predicted[:MAX_SELECTION_ROWS]
-        per_row = {}
         # Classes (one label per row): accuracy, i.e. P@1.
         k = 1 if self._one_hot else min(self.top_k, self.n_labels_)
         # From the largest level down: smaller levels mean longer homotopy paths,
         # so the scan stops once two candidates in a row have not improved on the
         # best (as lasso paths are computed from large penalties down).
         not_improved = 0
-        for multiple in sorted(NOISE_LEVEL_GRID, reverse=True):
+        for multiple in NOISE_LEVEL_GRID:
             if not_improved == 2:
                 break
             level = multiple * residual_rms
             y_true, scores = _check_ranking(Y[scored], self._noisy_scores(predicted, level), k)
-            top, counts = _top_k_labels(scores, k)
-            per_row[level] = _hits(y_true, top, counts).sum(axis=1) / k
-            score = float(per_row[level].mean())
+            top, counts = top_k_labels(scores, k)
+            score = float(ranked_hits(y_true, top, counts).sum(axis=1).mean() / k)
             best_so_far = max(self.noise_level_scores_.values(), default=-np.inf)
             not_improved = 0 if score > best_so_far else not_improved + 1
             self.noise_level_scores_[level] = score
-        # The one-standard-error rule (as glmnet's lambda.1se): the largest level
-        # within one standard error of the best. Larger levels decode faster
-        # (shorter homotopy paths) and select fewer labels.
-        best = max(self.noise_level_scores_, key=self.noise_level_scores_.get)
-        standard_error = per_row[best].std() / np.sqrt(len(per_row[best]))
-        return max(level for level, score in self.noise_level_scores_.items()
-                   if score >= self.noise_level_scores_[best] - standard_error)
+        # The best held-out precision; on ties the larger level (a shorter path).
+        best = max(self.noise_level_scores_.values())
+        return max(level for level, score in self.noise_level_scores_.items() if score == best)
 
     # -------------------------------------------------------------- predict
     def _linear_scores(self, embedding):
@@ -413,7 +408,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     def _sparse_scores(self, scores):
         """CSR with the best ``max(100, top_k)`` nonzero scores of each row."""
         keep = min(max(N_SPARSE_SCORES, self.top_k), scores.shape[1])
-        top = _dense_top_k(scores, keep)
+        top = dense_top_k(scores, keep)
         rows = np.repeat(np.arange(len(scores)), keep)
         kept = sp.csr_matrix((np.take_along_axis(scores, top, axis=1).ravel(),
                               (rows, top.ravel())), shape=scores.shape)
@@ -425,7 +420,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         if self.threshold is not None:
             selected = scores >= self.threshold
         else:
-            top = _dense_top_k(scores, min(self.top_k, scores.shape[1]))
+            top = dense_top_k(scores, min(self.top_k, scores.shape[1]))
             selected = np.zeros(scores.shape, dtype=bool)
             np.put_along_axis(selected, top, True, axis=1)
         selected = selected.astype(np.int64)

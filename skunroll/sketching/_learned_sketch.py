@@ -16,7 +16,8 @@ from ..utils._device import torch_generator
 from ._init import inner_product_countsketch, random_countsketch
 from ._input import matrix_at, validate_matrices
 from ._modules import CountSketch, SparseMatrices
-from ._scw import countsketch_matrix, optimal_error, scw_error, scw_factors, top_singular_value
+from ..utils._linalg import optimal_error, top_singular_value
+from ._scw import countsketch_matrix, scw_error, scw_factors
 
 _SKETCHES = {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}
 

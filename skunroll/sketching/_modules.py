@@ -68,7 +68,7 @@ class CountSketch(nn.Module):
 
     def forward(self, A, n_components):
         """Frobenius error ``||A - SCW(S, A)||_F`` of each matrix in the batch."""
-        return scw_error(A, self.apply(A), n_components)
+        return scw_loss(A, self.apply(A), n_components)
 
 
 def right_multiply(A, V):
@@ -118,8 +118,11 @@ def row_space_basis(sketched, rtol=None):
     return bases
 
 
-def scw_error(A, sketched, n_components):
+def scw_loss(A, sketched, n_components):
     """``||A - [A V]_k V^T||_F`` for each matrix, V a basis of the row space of ``S A``.
+
+    The differentiable (torch, batched) form of :func:`scw_error`, the
+    training loss of :class:`LearnedSketchLowRank`.
 
     Uses ``||A - [AV]_k V^T||_F^2 = ||A||_F^2 - sum_{i<=k} s_i(AV)^2`` (the
     output is the projection of ``A`` onto a rank-k subspace of ``span(V)``),

@@ -14,12 +14,8 @@ from ._modules import (
     relu_autoencoder_loss,
     soft_threshold,
 )
-from ._relu_autoencoder import (
-    ReLUDictionaryAutoencoder,
-    auto_bias,
-    rms_coherence,
-    support_bias_scale,
-)
+from ._relu_autoencoder import ReLUDictionaryAutoencoder
+from ._relu_theory import auto_bias, rms_coherence, support_bias_scale
 
 __all__ = [
     "DeepL0Classifier",
