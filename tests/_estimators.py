@@ -71,6 +71,19 @@ def fast_instances():
     return instances
 
 
+# Our battery always uses make_data's 12 features, so a learned sketch can read
+# each row as a 4 x 3 matrix: its rank-1 approximation then depends on the
+# sketch (for p x 1 matrices it is the matrix itself, whatever the sketch).
+BATTERY_OVERRIDES = {
+    "LearnedSketchLowRank": {"matrix_shape": (-1, 3)},
+}
+
+
+def battery_instances():
+    return [instance.set_params(**BATTERY_OVERRIDES.get(type(instance).__name__, {}))
+            for instance in fast_instances()]
+
+
 def estimator_id(estimator):
     variant = "-M" if getattr(estimator, "sparsity", None) == "M" else ""
     if getattr(estimator, "sketch", "learned") != "learned":

@@ -16,11 +16,11 @@ from sklearn.utils.estimator_checks import (
 
 from skunroll.sensing._base import MeasurementMixin
 
-from ._estimators import estimator_id, fast_instances, make_data
+from ._estimators import battery_instances, estimator_id, make_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-ESTIMATORS = fast_instances()
+ESTIMATORS = battery_instances()
 
 
 def _y(X):
@@ -111,12 +111,22 @@ def test_object_dtype_input(estimator):
         fit(estimator, X)
 
 
+# Training in float32 through eigenvalue gradients amplifies the rounding
+# differences of the sparse and dense kernels: the learned sketch's
+# first-epoch losses agree to 1e-6 (tests/test_learned_sketch.py), its outputs
+# after 3 epochs to about 1e-3 (its transform of sparse and dense input with
+# one fitted sketch agrees to 1e-15, checked below).
+SPARSE_DENSE_TOLERANCE = {"LearnedSketchLowRank": {"rtol": 2e-2, "atol": 2e-3}}
+
+
 @pytest.mark.parametrize("to_sparse", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array])
 def test_sparse_input_equals_dense(estimator, to_sparse):
     X = make_data()
     dense = fit(clone(estimator), X)
     sparse = fit(clone(estimator), to_sparse(X))
-    np.testing.assert_allclose(output(sparse, to_sparse(X)), output(dense, X), rtol=1e-5,
+    tolerance = SPARSE_DENSE_TOLERANCE.get(type(estimator).__name__, {"rtol": 1e-5, "atol": 1e-6})
+    np.testing.assert_allclose(output(sparse, to_sparse(X)), output(dense, X), **tolerance)
+    np.testing.assert_allclose(output(dense, to_sparse(X)), output(dense, X), rtol=1e-5,
                                atol=1e-6)
 
 
@@ -193,6 +203,9 @@ def test_set_output(estimator, check):
     pytest.importorskip("pandas")
     if not hasattr(estimator, "transform"):
         pytest.skip("not a transformer")
+    # scikit-learn's own data (5 features): back to the common checks' p x 1 matrices.
+    if "matrix_shape" in estimator.get_params():
+        estimator.set_params(matrix_shape=(-1, 1))
     check(type(estimator).__name__, estimator)
 
 

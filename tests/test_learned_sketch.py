@@ -370,3 +370,32 @@ def test_warm_start_continues_training(scene):
 def test_training_on_cuda_gives_a_cpu_sketch(scene):
     estimator = _fast(device="cuda").fit(scene[:20])
     assert isinstance(estimator.values_, np.ndarray) and estimator.score(scene[50:]) < 0
+
+
+def test_the_battery_shape_makes_the_sketch_matter():
+    # tests/test_battery.py's instance: what it checks (pickling, determinism,
+    # sparse == dense) would hold for any sketch if the output ignored it.
+    from ._estimators import battery_instances, make_data
+
+    estimator = next(e for e in battery_instances() if isinstance(e, LearnedSketchLowRank)
+                     and e.sketch == "learned")
+    X = make_data()
+    estimator.fit(X)
+    before = estimator.transform(X)
+    assert np.abs(before - X).max() > 1e-3  # a real approximation, not the input
+    # Another sketch of the same shape, with another row space.
+    estimator.sketch_ = sp.csr_matrix(np.random.RandomState(1).normal(size=estimator.sketch_.shape))
+    assert np.abs(estimator.transform(X) - before).max() > 1e-3
+
+
+def test_sparse_and_dense_training_compute_the_same_first_epoch():
+    # The battery's 4 x 3 matrices: the first epoch's loss is the same to float32
+    # rounding; later epochs drift apart by amplified rounding only.
+    from ._estimators import make_data
+
+    X = make_data()
+    params = dict(n_components=1, sketch_size=2, matrix_shape=(-1, 3), max_epochs=1,
+                  batch_size=16, device="cpu", random_state=0)
+    dense = LearnedSketchLowRank(**params).fit(X)
+    sparse = LearnedSketchLowRank(**params).fit(sp.csr_matrix(X))
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-6)
