@@ -25,8 +25,9 @@ Sections (``--sections``, all by default):
   (d = 1,000, 1,000 rows), Gaussian A at m = 60.
 - ``xml``: synthetic power-law label sets with L = 10,000 and 100,000 labels
   (sparse Y, 3 labels per row on average, every label in the training rows;
-  features a noisy sum of random label prototypes, or a random ReLU layer of
-  it), each method in a fresh process so that its peak RSS is its own: the
+  features a noisy sum of random label prototypes, or with
+  ``--xml-features nonlinear`` a random ReLU layer of it), each method in a
+  fresh process so that its peak RSS is its own: the
   compressed classifier (Gaussian and l1-AE encoders, m = 200, new default
   decoder, ``predict`` streaming sparse top-5 output), kNN on the features
   (cosine, 10 neighbours' label votes), napkinxc's probabilistic label tree
@@ -397,7 +398,7 @@ def xml(args):
                "kNN (cosine, 10 neighbours)", "napkinxc PLT", "ridge on the full label matrix",
                "one-vs-rest logistic regression (100 labels, extrapolated)"]
     for n_labels in args.xml_labels:
-        for nonlinear in ([False, True] if n_labels <= 10000 else [False]):
+        for nonlinear in sorted({features == "nonlinear" for features in args.xml_features}):
             for method in methods:
                 n_train = max(20000, n_labels // 2 + 10000)
                 if method.startswith("ridge") and n_train * n_labels * 8 > 4 * 2**30:
@@ -426,6 +427,8 @@ def main():
     parser.add_argument("--m", type=int, default=100)
     parser.add_argument("--m-xml", type=int, default=200)
     parser.add_argument("--xml-labels", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--xml-features", nargs="+", default=["linear"],
+                        choices=["linear", "nonlinear"])
     parser.add_argument("--max-time", type=float, default=300.0,
                         help="training budget of the l1-AE encoder in the xml section (s)")
     parser.add_argument("--reference-rows", type=int, default=200)

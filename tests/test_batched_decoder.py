@@ -212,8 +212,8 @@ def test_chunks_and_workers_give_the_same_answers(monkeypatch):
     X, A, Y = block_sparse_problem(n_samples=30)
     whole, info = l1_min_decode(A, Y, positive=True, return_info=True)
     assert info["certified"].all()
-    # 7 rows a chunk (a row counts n_columns + 2 m^2 elements).
-    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 7 * (300 + 2 * 60 * 60))
+    # 7 rows a chunk (the correlation arrays hold 7 x 300 elements).
+    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 7 * 300)
     for n_jobs in (None, 2):
         chunked, info = l1_min_decode(A, Y, positive=True, n_jobs=n_jobs, return_info=True)
         assert info["certified"].all()

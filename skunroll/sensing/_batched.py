@@ -71,6 +71,11 @@ from ..utils._threads import limit_torch_threads
 # enough to fill it.
 _CHUNK_ELEMENTS = 2**20
 _CHUNK_ELEMENTS_GPU = 2**25
+# Size of one chunk's support arrays (rows x 2 m^2: gathered columns, Gram
+# matrices), which fill up only as supports grow: a separate, larger budget, so
+# that a large m does not shrink the chunks to a few rows (at m = 100, L = 465
+# chunks of 51 rows decoded 2.7x slower than chunks of 410).
+_SUPPORT_ELEMENTS = 2**23
 # Primal feasibility of a certified exact answer: ||B_S z_S - y||_inf <= _PRIMAL_TOL ||y||_inf.
 _PRIMAL_TOL = 1e-11
 
@@ -149,8 +154,9 @@ def batched_homotopy_decode(A, Y, *, positive=False, alpha=None, eps=None, devic
     on_gpu = device.type == "cuda"
     # Per row: the correlation arrays (n_columns) and, once supports grow to m,
     # the gathered columns and Gram matrices (a few m x m).
-    row_elements = n_columns + 2 * m * m
-    chunk_rows = max(1, (_CHUNK_ELEMENTS_GPU if on_gpu else _CHUNK_ELEMENTS) // row_elements)
+    budget = _CHUNK_ELEMENTS_GPU if on_gpu else _CHUNK_ELEMENTS
+    chunk_rows = max(1, min(budget // n_columns,
+                            max(budget, _SUPPORT_ELEMENTS) // (2 * m * m)))
     # On a GPU one process runs the chunks; n_jobs is for the CPU.
     n_chunks = max(1 if on_gpu else effective_n_jobs(n_jobs), -(-n_samples // chunk_rows))
     n_chunks = max(1, min(n_samples, n_chunks))
