@@ -392,11 +392,15 @@ def _xml_method(method, n_labels, nonlinear, m, max_time):
     return row
 
 
-def xml(args):
-    rows = []
-    methods = ["compressed, Gaussian, lasso-pos", "compressed, l1-AE, lasso-pos",
+XML_METHODS = ["compressed, Gaussian, lasso-pos", "compressed, l1-AE, lasso-pos",
                "kNN (cosine, 10 neighbours)", "napkinxc PLT", "ridge on the full label matrix",
                "one-vs-rest logistic regression (100 labels, extrapolated)"]
+
+
+def xml(args):
+    rows = []
+    methods = [method for method in XML_METHODS
+               if not args.xml_methods or any(part in method for part in args.xml_methods)]
     for n_labels in args.xml_labels:
         for nonlinear in sorted({features == "nonlinear" for features in args.xml_features}):
             for method in methods:
@@ -429,6 +433,8 @@ def main():
     parser.add_argument("--xml-labels", type=int, nargs="+", default=[10000, 100000])
     parser.add_argument("--xml-features", nargs="+", default=["linear"],
                         choices=["linear", "nonlinear"])
+    parser.add_argument("--xml-methods", nargs="+", default=[],
+                        help="run only the xml methods whose names contain one of these")
     parser.add_argument("--max-time", type=float, default=300.0,
                         help="training budget of the l1-AE encoder in the xml section (s)")
     parser.add_argument("--reference-rows", type=int, default=200)
