@@ -240,7 +240,7 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol, alpha=None, eps=None
         gathered = columns[idx]  # (rows, capacity, m)
         pair = valid[:, :, None] & valid[:, None, :]
         system = torch.where(pair, gram, 0.0) + torch.diag_embed((~valid).to(gram.dtype))
-        direction, info = torch.linalg.solve_ex(system, valid.to(gram.dtype))
+        direction, info = _gram_solve(system, valid.to(gram.dtype))
         del system
         broken = info != 0
         direction = torch.where(valid, direction, 0.0)
@@ -358,6 +358,19 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol, alpha=None, eps=None
     return X, certified, steps, infeasible
 
 
+def _gram_solve(gram, rhs):
+    """Solve the batched symmetric positive definite systems ``gram x = rhs`` by Cholesky.
+
+    Returns ``(x, info)``; ``info != 0`` where a Gram matrix is not positive
+    definite (dependent columns). Cholesky rather than LU: half the work, and
+    MKL's batched LU was seen to fail ("Parameter 6 was incorrect on entry to
+    DLASWP") on these systems with two threads, sending rows down
+    max_steps-long paths.
+    """
+    factor, info = torch.linalg.cholesky_ex(gram)
+    return torch.cholesky_solve(rhs[..., None], factor)[..., 0], info
+
+
 def _certify(columns, Bt, Y, idx, valid, keep, tol, lam=None, lam_start=None, eps=None,
              column_norm=None):
     """Polish and check the supports ``idx[valid]``; returns (Z, certified, infeasible).
@@ -378,7 +391,7 @@ def _certify(columns, Bt, Y, idx, valid, keep, tol, lam=None, lam_start=None, ep
     gathered = torch.where(valid[:, :, None], columns[idx], 0.0)  # (rows, slots, m)
     if exact:
         gram = gathered @ gathered.transpose(1, 2) + torch.diag_embed((~valid).to(Y.dtype))
-        dual_coef, dual_info = torch.linalg.solve_ex(gram, valid.to(Y.dtype))
+        dual_coef, dual_info = _gram_solve(gram, valid.to(Y.dtype))
         dual = torch.einsum("bs,bsm->bm", dual_coef, gathered)
 
     gathered = torch.where(keep[:, :, None], gathered, 0.0)
@@ -388,7 +401,7 @@ def _certify(columns, Bt, Y, idx, valid, keep, tol, lam=None, lam_start=None, ep
     target = keep.to(Y.dtype) * lam_vector[:, None]  # B_S'r = lam on S+
     for _ in range(2):  # a solve and one step of iterative refinement
         residual = Y - torch.einsum("bs,bsm->bm", coef, gathered)
-        correction, solve_info = torch.linalg.solve_ex(
+        correction, solve_info = _gram_solve(
             gram, torch.einsum("bsm,bm->bs", gathered, residual) - target
         )
         coef = coef + correction
