@@ -236,3 +236,25 @@ def test_large_label_sets_predict_sparse_top_k_in_blocks(monkeypatch):
     assert len(blocks) == 6 and max(rows for rows, _ in blocks) == 50
     scores = clf.decision_function(X[:10])
     assert sp.issparse(scores) and scores.nnz <= 10 * compressed.N_SPARSE_SCORES
+
+
+def test_choosing_the_noise_level_scores_held_out_rows_in_blocks(monkeypatch):
+    rng = np.random.RandomState(0)
+    n, n_labels = 400, 5000
+    Y = sp.csr_matrix((np.ones(2 * n), (np.repeat(np.arange(n), 2),
+                                         rng.randint(n_labels, size=2 * n))),
+                      shape=(n, n_labels))
+    Y.data[:] = 1.0
+    X = np.asarray(Y @ rng.normal(size=(n_labels, 30))) + 0.1 * rng.normal(size=(n, 30))
+    monkeypatch.setattr(compressed, "SCORE_BLOCK_ELEMENTS", 20 * n_labels)
+    sizes = []
+    noisy_scores = CompressedLabelClassifier._noisy_scores
+
+    def spy(self, embedding, level):
+        sizes.append(len(embedding))
+        return noisy_scores(self, embedding, level)
+
+    monkeypatch.setattr(CompressedLabelClassifier, "_noisy_scores", spy)
+    clf = CompressedLabelClassifier(GaussianMeasurement(30, random_state=0), top_k=3,
+                                    random_state=0).fit(X, Y)
+    assert clf.noise_level_scores_ and max(sizes) == 20 and sum(sizes) % 80 == 0

@@ -314,9 +314,15 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             if not_improved == 2:
                 break
             level = multiple * residual_rms
-            y_true, scores = _check_ranking(Y[scored], self._noisy_scores(predicted, level), k)
-            top, counts = top_k_labels(scores, k)
-            score = float(ranked_hits(y_true, top, counts).sum(axis=1).mean() / k)
+            # Scored a block of rows at a time, as predict does: never a dense
+            # (held-out rows x labels) matrix at large L.
+            hits = 0.0
+            for rows in gen_batches(len(scored), max(1, SCORE_BLOCK_ELEMENTS // self.n_labels_)):
+                y_true, scores = _check_ranking(Y[scored[rows]],
+                                                self._noisy_scores(predicted[rows], level), k)
+                top, counts = top_k_labels(scores, k)
+                hits += float(ranked_hits(y_true, top, counts).sum())
+            score = hits / (k * len(scored))
             best_so_far = max(self.noise_level_scores_.values(), default=-np.inf)
             not_improved = 0 if score > best_so_far else not_improved + 1
             self.noise_level_scores_[level] = score
