@@ -18,11 +18,11 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import DecodingWarning
-from ..metrics import _check_ranking, precision_at_k
+from ..metrics import precision_at_k
 from ..sensing import L1AEEncoder
 from ..sensing._base import MeasurementMixin
 from ..sensing._decoders import NOISY_DECODERS, _decode, noise_alpha, noise_eps
-from ..utils._top_k import dense_top_k, ranked_hits, top_k_labels
+from ..utils._top_k import dense_top_k
 from ..utils._validation import as_csr_or_array, atomic_fit
 
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
@@ -316,13 +316,11 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             level = multiple * residual_rms
             # Scored a block of rows at a time, as predict does: never a dense
             # (held-out rows x labels) matrix at large L.
-            hits = 0.0
+            total = 0.0
             for rows in gen_batches(len(scored), max(1, SCORE_BLOCK_ELEMENTS // self.n_labels_)):
-                y_true, scores = _check_ranking(Y[scored[rows]],
-                                                self._noisy_scores(predicted[rows], level), k)
-                top, counts = top_k_labels(scores, k)
-                hits += float(ranked_hits(y_true, top, counts).sum())
-            score = hits / (k * len(scored))
+                scores = self._noisy_scores(predicted[rows], level)
+                total += precision_at_k(Y[scored[rows]], scores, k=k) * len(scores)
+            score = total / len(scored)
             best_so_far = max(self.noise_level_scores_.values(), default=-np.inf)
             not_improved = 0 if score > best_so_far else not_improved + 1
             self.noise_level_scores_[level] = score
@@ -335,7 +333,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return embedding @ np.asarray(self.encoder_.components_, dtype=np.float64)
 
     def _noisy_scores(self, embedding, noise_level):
-        """Noise-aware decoding; zero labels ranked after the selected ones, by linear score."""
+        """Noise-aware decoding; labels left at zero rank after the selected ones."""
         A = np.asarray(self.encoder_.components_, dtype=np.float64)
         positive = self.decoder_.endswith("-pos")
         if self.decoder_.startswith("lasso"):

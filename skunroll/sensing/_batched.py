@@ -301,9 +301,6 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol, alpha=None, eps=None
             coef[r, leaver[r]] = 0.0
         if joins.any():
             r = torch.nonzero(joins).flatten()
-            # The joiner's inner products with every slot (stale slots are masked).
-            joining = columns[joiner[r]]
-            entries = torch.einsum("bsm,bm->bs", gathered[r], joining)
             if bool(valid[r].all(dim=1).any()):
                 if capacity == m:  # a support larger than m: hand back
                     full = valid.all(dim=1) & joins
@@ -317,14 +314,15 @@ def _homotopy_chunk(A, Y, positive, device, max_steps, tol, alpha=None, eps=None
                     coef = torch.cat([coef, torch.zeros_like(coef[:, :1])], dim=1)
                     vanishing = torch.cat([vanishing, torch.zeros_like(vanishing[:, :1])], dim=1)
                     gram = torch.nn.functional.pad(gram, (0, 1, 0, 1))
+            # The joiner's inner products with every slot (stale slots are masked;
+            # a slot added just now is the joiner's own).
+            joining = columns[joiner[r]]
+            entries = torch.einsum("bsm,bm->bs", gathered[r], joining)
             if entries.shape[1] < capacity:
                 entries = torch.nn.functional.pad(entries, (0, 1))
             slot = (~valid[r]).to(torch.int8).argmax(dim=1)
             idx[r, slot] = joiner[r]
             valid[r, slot] = True
-            if len(r) != len(joining):  # rows handed back above
-                joining, entries = columns[joiner[r]], torch.einsum(
-                    "bsm,bm->bs", columns[idx[r]], columns[joiner[r]])
             entries[torch.arange(len(r), device=device), slot] = (joining * joining).sum(dim=1)
             gram[r, slot, :] = entries
             gram[r, :, slot] = entries
