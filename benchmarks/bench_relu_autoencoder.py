@@ -22,7 +22,8 @@ Gaussian unit-norm atoms, codes with round(h^0.3) nonzeros uniform in [1, 2]),
 4. ``support``: support recovery of the ReLU layer at W = A*^T with the
    ``"auto"`` and ``"support"`` biases (exact support, precision, recall).
 5. ``bias``: recovery error after training from random atoms with
-   eps = c * sigma for several c (``"auto"`` is c = 1.5, ``"support"`` is
+   eps = c * sigma for several c (sigma from the data's coherence, as the
+   defaults compute it: ``"auto"`` is c = 1.2, ``"support"`` is
    c = sqrt(2 ln h)) and with ``bias="learned"``.
 
     python benchmarks/bench_relu_autoencoder.py
@@ -48,6 +49,7 @@ from skunroll.metrics import dictionary_recovery_error, support_precision_recall
 from skunroll.sparse_coding import (
     ReLUDictionaryAutoencoder,
     auto_bias,
+    data_coherence,
     relu_autoencoder_loss,
     support_bias_scale,
 )
@@ -157,7 +159,7 @@ def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5):
     for size in sizes:
         n, h = (int(v) for v in size.split("x"))
         Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
-        bias = auto_bias(Y, 1 / np.sqrt(n))
+        bias = auto_bias(Y, data_coherence(Y))  # the "auto" threshold
         Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
         for _ in range(n_directions):
             direction = torch.randn(Dt.shape, generator=generator, dtype=Dt.dtype)
@@ -189,12 +191,13 @@ def support(sizes, n_samples, seed):
     return rows
 
 
-def bias_sweep(sizes, n_samples, seed, scales=(1.0, 1.25, 1.5, 1.75, 2.0)):
+def bias_sweep(sizes, n_samples, seed, scales=(0.8, 1.0, 1.2, 1.4, 1.6)):
     rows = []
     for size in sizes:
         n, h = (int(v) for v in size.split("x"))
         Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
-        sigma = auto_bias(Y, 1 / np.sqrt(n), scale=1.0)
+        # sigma of the defaults: the data's coherence (auto = 1.2 sigma).
+        sigma = auto_bias(Y, data_coherence(Y), scale=1.0)
         settings = {f"{c:g} sigma": c * sigma for c in scales}
         settings[f"support ({support_bias_scale(h):.2f} sigma)"] = "support"
         settings["learned"] = "learned"

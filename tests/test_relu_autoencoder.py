@@ -17,6 +17,7 @@ from skunroll.sparse_coding import (
     ReLUDictionaryAutoencoder,
     TiedReLUAutoencoder,
     auto_bias,
+    data_coherence,
     relu_autoencoder_loss,
     rms_coherence,
     support_bias_scale,
@@ -105,18 +106,35 @@ def test_rms_coherence_matches_the_gram_matrix():
     assert rms_coherence(rng.normal(size=(400, 100))) == pytest.approx(0.1, rel=0.05)
 
 
+def test_data_coherence_counts_the_directions_the_data_spans():
+    rng = np.random.RandomState(0)
+    # Isotropic data in R^100: that of random atoms, 1 / sqrt(100).
+    assert data_coherence(rng.normal(size=(2000, 100))) == pytest.approx(0.1, rel=0.05)
+    # The same energy in 4 of the 100 directions: 1 / sqrt(4).
+    low_rank = rng.normal(size=(2000, 4)) @ np.linalg.qr(rng.normal(size=(100, 4)))[0].T
+    assert data_coherence(low_rank) == pytest.approx(0.5, rel=0.05)
+    # Exactly the formula on the (evenly spaced) rows it reads, sparse or dense.
+    X = rng.normal(size=(50, 7))
+    gram = X @ X.T
+    off = gram[~np.eye(50, dtype=bool)]
+    expected = np.sqrt(np.mean(off**2)) / np.mean(np.diag(gram))
+    assert data_coherence(X) == pytest.approx(expected, rel=1e-12)
+    assert data_coherence(sp.csr_matrix(X)) == pytest.approx(expected, rel=1e-12)
+    assert data_coherence(X[:1]) == 0.0 and data_coherence(np.zeros((5, 3))) == 0.0
+
+
 def test_string_biases_follow_their_formulas():
     Y, D, _ = small_model_data()
-    sigma = np.sqrt(np.mean(np.sum(Y**2, axis=1))) / np.sqrt(30)
+    sigma = np.sqrt(np.mean(np.sum(Y**2, axis=1))) * data_coherence(Y)
     fit = dict(n_components=45, max_epochs=1, random_state=0, early_stopping=False)
-    assert ReLUDictionaryAutoencoder(**fit).fit(Y).bias_ == pytest.approx(1.5 * sigma)
+    assert ReLUDictionaryAutoencoder(**fit).fit(Y).bias_ == pytest.approx(1.2 * sigma)
     support = ReLUDictionaryAutoencoder(bias="support", **fit).fit(Y)
     assert support.bias_ == pytest.approx(math.sqrt(2 * math.log(45)) * sigma)
     assert support_bias_scale(45) == pytest.approx(math.sqrt(2 * math.log(45)))
     given = ReLUDictionaryAutoencoder(coherence=0.2, **fit).fit(Y)
-    assert given.bias_ == pytest.approx(1.5 * 0.2 * sigma * np.sqrt(30))
+    assert given.bias_ == pytest.approx(1.2 * 0.2 * sigma / data_coherence(Y))
     with_dictionary = ReLUDictionaryAutoencoder(dictionary=D, **fit).fit(Y)
-    expected = 1.5 * rms_coherence(D) * np.sqrt(np.mean(np.sum(Y**2, axis=1)))
+    expected = 1.2 * rms_coherence(D) * np.sqrt(np.mean(np.sum(Y**2, axis=1)))
     assert with_dictionary.bias_ == pytest.approx(expected)
     assert ReLUDictionaryAutoencoder(bias=0.25, **fit).fit(Y).bias_ == 0.25
     assert auto_bias(sp.csr_matrix(Y), 0.1) == pytest.approx(auto_bias(Y, 0.1))
@@ -300,3 +318,20 @@ def test_fits_on_cuda_and_stores_cpu_arrays():
     model = ReLUDictionaryAutoencoder(45, max_epochs=2, device="cuda", random_state=0).fit(Y)
     assert isinstance(model.components_, np.ndarray)
     assert model.transform(Y).shape == (600, 45)
+
+
+def test_dead_atoms_are_restarted_from_residuals_unless_kept():
+    # Data in 3 of 40 directions: the auto threshold (the data's coherence,
+    # about 1/sqrt(3)) is far above what random atoms see (about 1/sqrt(40)),
+    # so every unit starts dead and gets no gradient.
+    rng = np.random.RandomState(0)
+    basis = np.linalg.qr(rng.normal(size=(40, 3)))[0].T
+    Y = np.abs(rng.normal(size=(1200, 3))) @ basis
+    fit = dict(n_components=12, max_epochs=20, early_stopping=False, random_state=0)
+    start = ReLUDictionaryAutoencoder(**{**fit, "max_epochs": 0}).fit(Y)
+    assert np.all(start.transform(Y) == 0)
+    kept = ReLUDictionaryAutoencoder(dead_atoms="keep", **fit).fit(Y)
+    np.testing.assert_allclose(kept.components_, start.components_, atol=1e-6)
+    restarted = ReLUDictionaryAutoencoder(**fit).fit(Y)
+    assert np.mean(np.any(restarted.transform(Y) > 0, axis=0)) > 0.5
+    assert -restarted.score(Y) < 0.8 * -kept.score(Y)  # measured 1.93 vs 2.87

@@ -15,7 +15,7 @@ from ._modules import (
     soft_threshold,
 )
 from ._relu_autoencoder import ReLUDictionaryAutoencoder
-from ._relu_theory import auto_bias, rms_coherence, support_bias_scale
+from ._relu_theory import auto_bias, data_coherence, rms_coherence, support_bias_scale
 
 __all__ = [
     "DeepL0Classifier",
@@ -26,6 +26,7 @@ __all__ = [
     "TiedReLUAutoencoder",
     "UnrolledThresholdingNetwork",
     "auto_bias",
+    "data_coherence",
     "fista",
     "helu",
     "helu_sigma",

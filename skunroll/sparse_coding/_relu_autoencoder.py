@@ -1,6 +1,5 @@
 """ReLUDictionaryAutoencoder: a tied-weight ReLU autoencoder that learns a dictionary."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,7 +14,7 @@ from .._training import BaseTorchEstimator, to_numpy
 from ..utils._validation import as_csr_or_array, check_inverse_input
 from ..utils._device import torch_generator
 from ._modules import TiedReLUAutoencoder, relu_autoencoder_loss
-from ._relu_theory import auto_bias, rms_coherence, support_bias_scale
+from ._relu_theory import auto_bias, data_coherence, rms_coherence, support_bias_scale
 
 class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                 BaseTorchEstimator):
@@ -48,7 +47,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         (``mu`` is ``coherence``; ``||y|| ~ ||x*||`` carries the sparsity and
         the scale of the codes; see the user guide):
 
-        - ``"auto"``: ``eps = 1.5 sigma``, the threshold for learning: it
+        - ``"auto"``: ``eps = 1.2 sigma``, the threshold for learning: it
           keeps (nearly) every true unit on and most others off;
         - ``"support"``: ``eps = sqrt(2 ln h) sigma``, the support-recovery
           threshold of Theorem 3.1 (every off-support unit off with high
@@ -61,7 +60,11 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     coherence : float in [0, 1] or None, default=None
         Typical absolute cosine ``mu`` between distinct atoms, for the string biases.
         If None: the root-mean-square coherence of ``dictionary`` when one
-        is given, else ``1 / sqrt(n_features)``, that of random atoms.
+        is given, else the coherence of the training data
+        (:func:`~skunroll.sparse_coding.data_coherence`): ``1 / sqrt(r)`` for
+        data spread over ``r`` effective directions, ``1 / sqrt(n_features)``
+        (that of random atoms) for isotropic data, larger for data such as
+        image patches whose energy sits in a few directions.
     init : {"random", "data"}, default="random"
         Starting atoms when ``dictionary`` is None: normalised Gaussian
         vectors, or normalised training samples drawn at random.
@@ -69,10 +72,19 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         Starting atoms (normalised if ``unit_norm_atoms``); overrides ``init``.
     unit_norm_atoms : bool, default=True
         Project every atom onto the unit sphere after each optimiser step.
+    dead_atoms : {"resample", "keep"}, default="resample"
+        What to do with an atom whose unit was off for every sample of an
+        epoch: such an atom gets no gradient and would never learn.
+        ``"resample"`` restarts it, before the next epoch, from the
+        (normalised) reconstruction residual of one of the worst-reconstructed
+        samples of the last batch, as K-SVD restarts unused atoms; ``"keep"``
+        leaves it, which is the paper's plain gradient descent.
     optimizer : {"sgd", "adam"}, default="adam"
     learning_rate : float, default=1e-2
     batch_size : int, default=256
-    max_epochs : int, default=100
+    max_epochs : int or "auto", default="auto"
+        ``"auto"``: enough epochs for about 3,000 optimiser steps (between 5
+        and 1000), so small data sets train as long as large ones.
         0 keeps the starting atoms without training: with ``dictionary``, an
         encoder for a known dictionary.
     early_stopping : bool, default=True
@@ -80,7 +92,9 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         has not improved for ``n_iter_no_change`` epochs and keep the best
         weights.
     validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or "auto", default="auto"
+        Patience, in epochs; ``"auto"``: about 500 optimiser steps (between 3
+        and 50 epochs).
     tol : float, default=0.0
     lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
         Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
@@ -150,9 +164,9 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     """
 
     def __init__(self, n_components=None, *, bias="auto", coherence=None, init="random",
-                 dictionary=None, unit_norm_atoms=True, optimizer="adam", learning_rate=1e-2,
-                 batch_size=256, max_epochs=100, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
+                 dictionary=None, unit_norm_atoms=True, dead_atoms="resample", optimizer="adam", learning_rate=1e-2,
+                 batch_size=256, max_epochs="auto", early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self.n_components = n_components
         self.bias = bias
@@ -160,6 +174,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.init = init
         self.dictionary = dictionary
         self.unit_norm_atoms = unit_norm_atoms
+        self.dead_atoms = dead_atoms
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -184,6 +199,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         "init": [StrOptions({"random", "data"})],
         "dictionary": ["array-like", None],
         "unit_norm_atoms": ["boolean"],
+        "dead_atoms": [StrOptions({"resample", "keep"})],
         # 0: no training, the starting atoms are kept.
         "max_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
     }
@@ -239,12 +255,12 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             D = D / D.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return D
 
-    def _auto_coherence(self, n_features):
+    def _auto_coherence(self, X):
         if self.coherence is not None:
             return float(self.coherence)
         if self.dictionary is not None:
-            return rms_coherence(self._given_dictionary(n_features))
-        return 1.0 / math.sqrt(n_features)
+            return rms_coherence(self._given_dictionary(X.shape[1]))
+        return data_coherence(X)
 
     # ------------------------------------------------------------- training
     def _fit(self, X, y=None):
@@ -262,9 +278,9 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _build_module(self, X, generator, y=None):
         weight = self._initial_atoms(X, generator)
         if self.bias in ("auto", "learned"):
-            bias = auto_bias(X, self._auto_coherence(X.shape[1]))
+            bias = auto_bias(X, self._auto_coherence(X))
         elif self.bias == "support":
-            bias = auto_bias(X, self._auto_coherence(X.shape[1]),
+            bias = auto_bias(X, self._auto_coherence(X),
                              scale=support_bias_scale(weight.shape[0]))
         else:
             bias = float(self.bias)
@@ -275,7 +291,25 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                                    learn_bias=self._fitted_structure["bias"] == "learned")
 
     def _batch_loss(self, module, X_batch, y_batch):
-        return relu_autoencoder_loss(module.weight, X_batch, module.bias)
+        if not (module.training and self.dead_atoms == "resample"):
+            return relu_autoencoder_loss(module.weight, X_batch, module.bias)
+        codes = module.encode(X_batch)
+        residuals = X_batch - codes @ module.weight
+        with torch.no_grad():
+            # What _on_epoch_start needs to find and restart dead atoms.
+            module.n_active += (codes > 0).sum(dim=0)
+            module.last_residuals = residuals.detach()
+        return torch.sum(residuals**2, dim=1).mean()
+
+    def _on_epoch_start(self, module, epoch):
+        if self.dead_atoms != "resample":
+            return
+        n_active = getattr(module, "n_active", None)
+        if n_active is not None:
+            with torch.no_grad():
+                _restart_dead_atoms(module, n_active == 0, module.last_residuals)
+        module.n_active = torch.zeros(module.weight.shape[0], dtype=torch.long,
+                                      device=module.weight.device)
 
     def _after_step(self, module):
         if self.unit_norm_atoms:
@@ -364,3 +398,14 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _restart_dead_atoms(module, dead, residuals):
+    """Point the ``dead`` atoms at the largest reconstruction residuals, one each."""
+    dead = torch.nonzero(dead).ravel()
+    norms = residuals.norm(dim=1)
+    n_restart = min(len(dead), int((norms > 0).sum()))
+    if n_restart == 0:
+        return
+    worst = torch.argsort(norms, descending=True)[:n_restart]
+    module.weight[dead[:n_restart]] = residuals[worst] / norms[worst, None]
