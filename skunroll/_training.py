@@ -44,7 +44,7 @@ import copy
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -54,10 +54,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .exceptions import TrainingDivergedError, TrainingRescuedWarning
+from ._training_docs import fill_training_docs
 from .utils._batching import BatchSource
-from .utils._device import resolve_device, torch_generator
-from .utils._threads import torch_threads
-from .utils._validation import atomic_fit
+from .utils._device import inference_device, resolve_device, torch_generator
+from .utils._threads import limit_torch_threads, torch_threads
+from .utils._validation import as_csr_or_array, atomic_fit, validate_features
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 LR_SCHEDULES = ("constant", "plateau", "cosine")
@@ -155,12 +156,15 @@ class _AdaptiveGradientClipper:
 class BaseTorchEstimator(BaseEstimator):
     """Base class for estimators trained by the shared torch loop.
 
-    Not meant to be used directly. Subclasses list the shared parameters
-    (``optimizer``, ``learning_rate``, ``batch_size``, ``max_epochs``,
-    ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``tol``,
-    ``lr_schedule``, ``max_time``, ``warm_start``, ``device``,
-    ``random_state``, ``verbose``) in their own ``__init__`` with the defaults
-    of the paper they implement.
+    Not meant to be used directly. It owns what every trained estimator
+    shares: the training parameters (constraints here, numpydoc text in
+    :mod:`skunroll._training_docs`, filled into the subclass's docstring),
+    ``fit`` (parameter validation, atomic failure, thread limits), input
+    validation, the training loop with its safeguards, the fitted
+    bookkeeping, and batched inference on the fitted module. A subclass lists
+    the shared parameters in its own ``__init__`` with the defaults of its
+    paper and supplies its module, loss and state through the hooks below;
+    ``doc/developers.rst`` ("Adding an estimator") walks through them.
     """
 
     _parameter_constraints = {
@@ -180,17 +184,41 @@ class BaseTorchEstimator(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    # ------------------------------------------------------- declarations
+    #: Sparse formats ``fit`` and ``transform`` accept (converted to CSR inside).
+    _accept_sparse = ("csr", "csc", "coo")
+    #: dtype of the targets ``y`` handed to ``_train`` (float regression targets by default).
+    _target_dtype = torch.float32
+    #: Give ``_batch_loss`` sparse batches of sparse input as torch COO tensors
+    #: (the nonzeros only) instead of densified rows: for losses whose samples
+    #: are too large to densify (a whole matrix per sample).
+    _sparse_batches = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fill_training_docs(cls)
+
+    def _set_init_arguments(self, arguments):
+        """The body of every ``__init__``: store each argument under its own name."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # ------------------------------------------------------------------ hooks
-    def _build_module(self, X, generator, y=None):  # pragma: no cover - abstract
+    def _build_module(self, X, generator, y=None, side=None):  # pragma: no cover - abstract
+        """A fresh module for the training rows ``X`` (targets ``y``, side data ``side``)."""
         raise NotImplementedError
 
     def _module_from_attributes(self):  # pragma: no cover - abstract
+        """The module rebuilt from the fitted attributes (warm starts, inference)."""
         raise NotImplementedError
 
-    def _batch_loss(self, module, X_batch, y_batch):  # pragma: no cover - abstract
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):  # pragma: no cover - abstract
+        """Mean loss of one batch; ``y_batch`` and ``side_batch`` are None when absent."""
         raise NotImplementedError
 
     def _attributes_from_module(self, module):  # pragma: no cover - abstract
+        """The learned state as ``{attribute_name: numpy value}``."""
         raise NotImplementedError
 
     def _on_epoch_start(self, module, epoch):
@@ -242,8 +270,14 @@ class BaseTorchEstimator(BaseEstimator):
     def _is_warm(self):
         return self.warm_start and hasattr(self, "n_iter_")
 
-    #: dtype of the targets handed to ``_train`` (float regression targets by default).
-    _target_dtype = torch.float32
+    def _validate_X(self, X, reset):
+        """``X`` checked against the fitted features (or recorded, if ``reset``)."""
+        return validate_features(self, X, reset, accept_sparse=self._accept_sparse)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = bool(self._accept_sparse)
+        return tags
 
     # ----------------------------------------------------------------- loop
     def _training_plan(self, n_train):
@@ -267,11 +301,14 @@ class BaseTorchEstimator(BaseEstimator):
                             lr_schedule=schedule, max_time=self.max_time,
                             clip_gradients=False, rescue=True)
 
-    def _train(self, X, y=None):
+    def _train(self, X, y=None, side=None):
         """Train on validated ``X`` (ndarray or CSR) and store the fitted state.
 
-        ``y`` (optional, ndarray with one row per sample) holds the targets
-        ``_batch_loss`` receives batch by batch, as ``_target_dtype`` tensors.
+        ``y`` (optional, one row per sample) holds the targets and ``side``
+        (optional, one row per sample) per-sample data that is not a target
+        (a scale factor, say); ``_build_module`` gets those of the training
+        rows and ``_batch_loss`` those of each batch, as tensors (targets as
+        ``_target_dtype``, side data as float32).
 
         Sets ``loss_curve_``, ``validation_scores_``, ``learning_rate_curve_``,
         ``best_loss_``, ``best_validation_score_``, ``n_iter_``, ``n_rescues_``
@@ -279,140 +316,63 @@ class BaseTorchEstimator(BaseEstimator):
         """
         device = resolve_device(self.device)
         generator, rng = torch_generator(self.random_state)
-        n_samples = X.shape[0]
         warm = self._is_warm()
-
-        if self.early_stopping:
-            n_val = int(math.ceil(self.validation_fraction * n_samples))
-            if n_samples - n_val < 1:
-                raise ValueError(
-                    f"n_samples={n_samples} is too few to hold out validation_fraction="
-                    f"{self.validation_fraction} for early stopping and still train; "
-                    "pass more samples or set early_stopping=False."
-                )
-            permutation = rng.permutation(n_samples)
-            val_idx, train_idx = np.sort(permutation[:n_val]), np.sort(permutation[n_val:])
-            X_train, X_val = X[train_idx], X[val_idx]
-            y_train, y_val = (y[train_idx], y[val_idx]) if y is not None else (None, None)
-        else:
-            X_train, X_val, y_train, y_val = X, None, y, None
-
+        train, validation = self._split_for_validation((X, y, side), rng)
         if warm:
             module = self._module_from_attributes()
         else:
-            module = self._build_module(X_train, generator, y=y_train)
+            module = self._build_module(train[0], generator, y=train[1], side=train[2])
         module = module.to(device)
-        n_train = X_train.shape[0]
+        n_train = train[0].shape[0]
         plan = self._training_plan(n_train)
-        schedule = _LearningRate(plan, math.ceil(n_train / self.batch_size))
-        optimizer = _OPTIMIZERS[plan.optimizer](module.parameters(), lr=schedule.value)
-        clipper = _AdaptiveGradientClipper(device) if plan.clip_gradients else None
+        run = _Run(self, plan, module, device, math.ceil(n_train / self.batch_size))
+        train_source = self._sources(train, device)
+        val_source = self._sources(validation, device) if validation is not None else None
 
-        train_source = self._sources(X_train, y_train, device)
-        val_source = self._sources(X_val, y_val, device) if X_val is not None else None
-
-        loss_curve = list(self.loss_curve_) if warm else []
-        val_scores = list(self.validation_scores_ or []) if warm else []
-        lr_curve = list(getattr(self, "learning_rate_curve_", [])) if warm else []
+        history = _History.continuing(self) if warm else _History()
         epoch_offset = self.n_iter_ if warm else 0
-        best_monitored = np.inf
-        best_state = None
+        best_monitored, best_state = np.inf, None
         if warm and val_source is not None:
             # A continued fit never ends on weights worse than those it started from.
             best_monitored = self._evaluate_loss(module, val_source)
             best_state = copy.deepcopy(module.state_dict())
-        # A diverging epoch is rolled back to the weights of the epoch with the
-        # lowest training loss (the starting weights before any epoch).
-        good_state = copy.deepcopy(module.state_dict()) if plan.rescue else None
-        lowest_loss = math.inf
-        n_rescues = 0
         no_improvement = 0
         stop = None  # "converged" or "max_time" once decided
-        deadline = None if plan.max_time is None else time.perf_counter() + plan.max_time
 
         epoch = 0
         while epoch < plan.max_epochs:
             start = time.perf_counter()
             global_epoch = epoch_offset + epoch
             self._on_epoch_start(module, global_epoch)
-            module.train()
-            total = torch.zeros((), device=device)
-            n_seen = 0
-            epoch_first_step = schedule.step
-            # Loss is accumulated on the device: one host sync per epoch.
-            for n_rows, X_batch, y_batch in _paired_batches(
-                train_source, self.batch_size, rng.permutation(n_train)
-            ):
-                schedule.before_step(optimizer)
-                loss = self._batch_loss(module, X_batch, y_batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if clipper is not None:
-                    clipper.clip(module.parameters())
-                optimizer.step()
-                with torch.no_grad():
-                    self._after_step(module)
-                total += loss.detach() * n_rows
-                n_seen += n_rows
-                if deadline is not None and time.perf_counter() >= deadline:
-                    stop = "max_time"
-                    break
-            train_loss = float(total) / n_seen
-            diverged = not math.isfinite(train_loss)
-            if diverged and plan.rescue and n_rescues < _MAX_RESCUES:
-                # Roll back to the lowest-loss epoch, lower the step and try again.
-                lowered = schedule.lower(_RESCUE_FACTOR, restart_at=epoch_first_step)
-                if n_rescues == 0:
-                    warnings.warn(
-                        f"{type(self).__name__}: training diverged at epoch {global_epoch + 1} "
-                        f"(training loss {train_loss:.4g}); restored the weights of the epoch "
-                        f"with the lowest training loss and lowered the learning rate to "
-                        f"{lowered:.3g}. "
-                        "learning_rate_curve_ and n_rescues_ record what was done.",
-                        TrainingRescuedWarning,
-                    )
-                module.load_state_dict(good_state)
-                optimizer = _OPTIMIZERS[plan.optimizer](module.parameters(), lr=schedule.value)
-                if clipper is not None:
-                    clipper = _AdaptiveGradientClipper(device)
-                n_rescues += 1
+            train_loss, timed_out = run.epoch(train_source, rng.permutation(n_train))
+            stop = "max_time" if timed_out else None
+            if not math.isfinite(train_loss):
+                run.rescue(train_loss, global_epoch)
                 stop = None
                 continue
-            if diverged:
-                rescued = f" after {n_rescues} rescues" if plan.rescue else ""
-                raise TrainingDivergedError(
-                    f"Training diverged at epoch {global_epoch + 1}{rescued}: the training loss "
-                    f"is {train_loss}. Lower learning_rate (now {self.learning_rate}) or check "
-                    "the scale of X. The estimator was left unchanged."
-                )
-            loss_curve.append(train_loss)
-            lr_curve.append(schedule.value)
+            history.loss_curve.append(train_loss)
+            history.learning_rate_curve.append(run.schedule.value)
 
             if val_source is not None:
                 val_loss = self._evaluate_loss(module, val_source)
-                val_scores.append(-val_loss)
+                history.validation_scores.append(-val_loss)
                 monitored = val_loss
             else:
                 monitored = train_loss
 
             # tol decides patience only; the best weights are kept whatever the margin.
-            if monitored < best_monitored - plan.tol:
-                no_improvement = 0
-            else:
-                no_improvement += 1
+            no_improvement = 0 if monitored < best_monitored - plan.tol else no_improvement + 1
             if monitored < best_monitored:
                 best_monitored = monitored
                 if val_source is not None:
                     best_state = copy.deepcopy(module.state_dict())
-            if plan.rescue and train_loss <= lowest_loss:
-                lowest_loss = train_loss
-                good_state = copy.deepcopy(module.state_dict())
+            run.remember_if_lowest(train_loss)
 
             if self.verbose:
                 message = f"Epoch {global_epoch + 1}: train loss {train_loss:.6g}"
                 if val_source is not None:
                     message += f", validation loss {val_loss:.6g}"
-                print(f"{message}, lr {schedule.value:.3g}, {time.perf_counter() - start:.2f}s",
+                print(f"{message}, lr {run.schedule.value:.3g}, {time.perf_counter() - start:.2f}s",
                       flush=True)
             epoch += 1
 
@@ -428,12 +388,44 @@ class BaseTorchEstimator(BaseEstimator):
                         flush=True,
                     )
                 break
-            schedule.after_epoch(no_improvement)
+            run.schedule.after_epoch(no_improvement)
 
+        self._warn_on_stop(stop, plan, epoch_offset + epoch)
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        self._store_fitted(
+            self._attributes_from_module(module), history,
+            n_iter=epoch_offset + epoch,
+            n_rescues=run.n_rescues + (getattr(self, "n_rescues_", 0) if warm else 0),
+            # The score of the weights kept (restored), not just the best epoch seen.
+            best_validation_score=-best_monitored if val_source is not None else None,
+            best_loss=None if val_source is not None else best_monitored,
+            validated=val_source is not None,
+        )
+        return self
+
+    def _split_for_validation(self, arrays, rng):
+        """``(train, validation)`` tuples of ``arrays`` (None entries stay None)."""
+        if not self.early_stopping:
+            return arrays, None
+        n_samples = arrays[0].shape[0]
+        n_val = int(math.ceil(self.validation_fraction * n_samples))
+        if n_samples - n_val < 1:
+            raise ValueError(
+                f"n_samples={n_samples} is too few to hold out validation_fraction="
+                f"{self.validation_fraction} for early stopping and still train; "
+                "pass more samples or set early_stopping=False."
+            )
+        permutation = rng.permutation(n_samples)
+        val_idx, train_idx = np.sort(permutation[:n_val]), np.sort(permutation[n_val:])
+        return (tuple(None if a is None else a[train_idx] for a in arrays),
+                tuple(None if a is None else a[val_idx] for a in arrays))
+
+    def _warn_on_stop(self, stop, plan, n_epochs):
         if stop == "max_time":
             warnings.warn(
                 f"{type(self).__name__} stopped after max_time={plan.max_time} s, in epoch "
-                f"{epoch_offset + epoch}.", ConvergenceWarning,
+                f"{n_epochs}.", ConvergenceWarning,
             )
         elif stop is None and plan.lr_schedule != "cosine":
             # A cosine schedule ends at max_epochs by design (its step has reached 0).
@@ -442,10 +434,10 @@ class BaseTorchEstimator(BaseEstimator):
                 "the loss was still improving. Consider increasing max_epochs.",
                 ConvergenceWarning,
             )
-        if best_state is not None:
-            module.load_state_dict(best_state)
 
-        attributes = self._attributes_from_module(module)
+    def _store_fitted(self, attributes, history, *, n_iter, n_rescues=0,
+                      best_validation_score=None, best_loss=None, validated=False):
+        """Set the learned ``attributes`` and the loop's bookkeeping, all or nothing."""
         for name, value in attributes.items():
             if not _all_finite(value):
                 raise TrainingDivergedError(
@@ -454,45 +446,35 @@ class BaseTorchEstimator(BaseEstimator):
         for name, value in attributes.items():
             setattr(self, name, value)
         self._fitted_structure = self._structure()
-        self.loss_curve_ = loss_curve
-        self.validation_scores_ = val_scores if val_source is not None else None
-        self.learning_rate_curve_ = lr_curve
-        self.n_rescues_ = n_rescues + (getattr(self, "n_rescues_", 0) if warm else 0)
-        # The score of the weights kept (restored), not just the best epoch seen.
-        self.best_validation_score_ = -best_monitored if val_source is not None else None
-        self.best_loss_ = None if val_source is not None else best_monitored
-        self.n_iter_ = epoch_offset + epoch
+        self.loss_curve_ = history.loss_curve
+        self.validation_scores_ = history.validation_scores if validated else None
+        self.learning_rate_curve_ = history.learning_rate_curve
+        self.n_rescues_ = n_rescues
+        self.best_validation_score_ = best_validation_score
+        self.best_loss_ = best_loss
+        self.n_iter_ = n_iter
         return self
-
-    #: Hand sparse batches to ``_batch_loss`` as torch sparse COO tensors
-    #: instead of densifying them.
-    _sparse_batches = False
-
-    def _evaluation_batch_size(self):
-        """Rows per batch when computing the validation loss (no gradients kept)."""
-        return max(self.batch_size, 1024)
 
     def _store_untrained(self, attributes):
-        """Store fitted ``attributes`` of an estimator that ``fit`` does not train.
+        """Store the state of a fit that trains nothing (a random baseline, ``max_epochs=0``).
 
-        Sets the same bookkeeping ``_train`` sets (no epochs, no losses), so
-        untrained variants (random baselines) look like any fitted estimator.
+        The same bookkeeping as a trained fit, with no epochs and no losses.
         """
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        self._fitted_structure = self._structure()
-        self.loss_curve_ = []
-        self.validation_scores_ = None
-        self.learning_rate_curve_ = []
-        self.n_rescues_ = 0
-        self.best_validation_score_ = None
-        self.best_loss_ = None
-        self.n_iter_ = 0
-        return self
+        return self._store_fitted(attributes, _History(), n_iter=0)
 
-    def _sources(self, X, y, device):
-        targets = BatchSource(y, device, self._target_dtype) if y is not None else None
-        return BatchSource(X, device, sparse_batches=self._sparse_batches), targets
+    def _sources(self, arrays, device):
+        X, y, side = arrays
+        return (BatchSource(X, device, sparse_batches=self._sparse_batches),
+                BatchSource(y, device, self._target_dtype) if y is not None else None,
+                BatchSource(side, device) if side is not None else None)
+
+    def _inference_rows(self, n_features):
+        """Rows per batch for validation losses and inference (no gradients kept).
+
+        At least ``batch_size`` and up to 1024, fewer when rows are so wide
+        (whole matrices as samples) that 1024 of them would not fit the budget.
+        """
+        return max(self.batch_size, min(1024, _INFERENCE_ELEMENTS // max(1, n_features)))
 
     def _evaluate_loss(self, module, sources):
         """Mean per-sample loss of ``module`` over all rows of ``sources``."""
@@ -500,14 +482,130 @@ class BaseTorchEstimator(BaseEstimator):
         x_source = sources[0]
         total = torch.zeros((), device=x_source.device)
         with torch.no_grad():
-            for n_rows, X_batch, y_batch in _paired_batches(sources, self._evaluation_batch_size()):
-                total += self._batch_loss(module, X_batch, y_batch) * n_rows
+            for n_rows, *batch in _paired_batches(sources, self._inference_rows(x_source.width)):
+                total += self._batch_loss(module, *batch) * n_rows
         return float(total) / x_source.n_samples
+
+    @limit_torch_threads
+    def _forward(self, X, out_width, *, module=None, method=None, dtype=np.float64):
+        """Run the fitted module over validated ``X`` in batches; a numpy array out.
+
+        ``module`` defaults to the one rebuilt from the fitted attributes and
+        ``method`` to its ``forward``; it runs in eval mode, without
+        gradients, on the inference device (the CPU, with a warning, when a
+        saved CUDA device is missing), one batch of rows at a time (sparse
+        ``X`` densified a batch at a time).
+        """
+        device = inference_device(self.device)
+        module = (self._module_from_attributes() if module is None else module).to(device).eval()
+        call = module if method is None else getattr(module, method)
+        source = BatchSource(as_csr_or_array(X), device)
+        out = np.empty((X.shape[0], out_width), dtype=dtype)
+        start = 0
+        with torch.no_grad():
+            for n_rows, batch in source.iter_batches(self._inference_rows(X.shape[1])):
+                out[start : start + n_rows] = call(batch).cpu().numpy()
+                start += n_rows
+        return out
+
+
+#: Elements (rows x features) per inference batch, at most.
+_INFERENCE_ELEMENTS = 2**23
+
+
+@dataclass
+class _History:
+    """The per-epoch curves a fit records (continued by a warm start)."""
+
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    learning_rate_curve: list = field(default_factory=list)
+
+    @classmethod
+    def continuing(cls, estimator):
+        return cls(list(estimator.loss_curve_), list(estimator.validation_scores_ or []),
+                   list(getattr(estimator, "learning_rate_curve_", [])))
+
+
+class _Run:
+    """One training run's optimiser, schedule, clipping and divergence rescue."""
+
+    def __init__(self, estimator, plan, module, device, steps_per_epoch):
+        self.estimator, self.plan, self.module, self.device = estimator, plan, module, device
+        self.schedule = _LearningRate(plan, steps_per_epoch)
+        self._new_optimizer()
+        # A diverging epoch is rolled back to the weights of the epoch with the
+        # lowest training loss (the starting weights before any epoch).
+        self.good_state = copy.deepcopy(module.state_dict()) if plan.rescue else None
+        self.lowest_loss = math.inf
+        self.n_rescues = 0
+        self.deadline = None if plan.max_time is None else time.perf_counter() + plan.max_time
+        self.epoch_first_step = 0
+
+    def _new_optimizer(self):
+        self.optimizer = _OPTIMIZERS[self.plan.optimizer](self.module.parameters(),
+                                                          lr=self.schedule.value)
+        self.clipper = _AdaptiveGradientClipper(self.device) if self.plan.clip_gradients else None
+
+    def epoch(self, sources, order):
+        """One pass over ``sources`` in ``order``: ``(mean training loss, timed out)``."""
+        estimator, module = self.estimator, self.module
+        module.train()
+        total = torch.zeros((), device=self.device)
+        n_seen = 0
+        self.epoch_first_step = self.schedule.step
+        timed_out = False
+        # Loss is accumulated on the device: one host sync per epoch.
+        for n_rows, *batch in _paired_batches(sources, estimator.batch_size, order):
+            self.schedule.before_step(self.optimizer)
+            loss = estimator._batch_loss(module, *batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.clipper is not None:
+                self.clipper.clip(module.parameters())
+            self.optimizer.step()
+            with torch.no_grad():
+                estimator._after_step(module)
+            total += loss.detach() * n_rows
+            n_seen += n_rows
+            if self.deadline is not None and time.perf_counter() >= self.deadline:
+                timed_out = True
+                break
+        return float(total) / n_seen, timed_out
+
+    def rescue(self, train_loss, global_epoch):
+        """Undo a diverged epoch (lowest-loss weights, a 10x lower step), or raise."""
+        name = type(self.estimator).__name__
+        if not (self.plan.rescue and self.n_rescues < _MAX_RESCUES):
+            rescued = f" after {self.n_rescues} rescues" if self.plan.rescue else ""
+            raise TrainingDivergedError(
+                f"Training diverged at epoch {global_epoch + 1}{rescued}: the training loss "
+                f"is {train_loss}. Lower learning_rate (now {self.estimator.learning_rate}) or "
+                "check the scale of X. The estimator was left unchanged."
+            )
+        lowered = self.schedule.lower(_RESCUE_FACTOR, restart_at=self.epoch_first_step)
+        if self.n_rescues == 0:
+            warnings.warn(
+                f"{name}: training diverged at epoch {global_epoch + 1} "
+                f"(training loss {train_loss:.4g}); restored the weights of the epoch "
+                f"with the lowest training loss and lowered the learning rate to "
+                f"{lowered:.3g}. "
+                "learning_rate_curve_ and n_rescues_ record what was done.",
+                TrainingRescuedWarning,
+            )
+        self.module.load_state_dict(self.good_state)
+        self._new_optimizer()
+        self.n_rescues += 1
+
+    def remember_if_lowest(self, train_loss):
+        if self.plan.rescue and train_loss <= self.lowest_loss:
+            self.lowest_loss = train_loss
+            self.good_state = copy.deepcopy(self.module.state_dict())
 
 
 def _paired_batches(sources, batch_size, order=None):
-    """Yield ``(n_rows, X_batch, y_batch)``; ``y_batch`` is None without targets."""
-    x_source, y_source = sources
+    """Yield ``(n_rows, X_batch, y_batch, side_batch)``; absent sources give None."""
+    x_source = sources[0]
     if order is None:
         order = np.arange(x_source.n_samples)
     # Dense sources live on the device: their row order is copied there once per
@@ -518,9 +616,9 @@ def _paired_batches(sources, batch_size, order=None):
         batches = [
             source.batch(order_on_device[start:stop] if source.is_dense else order[start:stop])
             if source is not None else None
-            for source in (x_source, y_source)
+            for source in sources
         ]
-        yield min(stop, x_source.n_samples) - start, batches[0], batches[1]
+        yield (min(stop, x_source.n_samples) - start, *batches)
 
 
 def _all_finite(value):

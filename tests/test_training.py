@@ -52,13 +52,13 @@ class ScalarEstimator(BaseTorchEstimator):
     def _fit(self, X, y=None):
         return self._train(X)
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         return _Scalar(self.init)
 
     def _module_from_attributes(self):
         return _Scalar(self.p_)
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         return module.p**2 + 0.0 * X_batch.sum()
 
     def _attributes_from_module(self, module):
@@ -300,9 +300,9 @@ def test_auto_lengths_count_optimiser_steps():
 
 # ---------------------------------------------------------------- threads
 class ThreadSpy(ScalarEstimator):
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         self.threads_seen_ = torch.get_num_threads()
-        return super()._batch_loss(module, X_batch, y_batch)
+        return super()._batch_loss(module, X_batch, y_batch, side_batch)
 
 
 def _fit_and_report(estimator):

@@ -1,12 +1,13 @@
 """What every measurement-matrix estimator shares: encode, decode, score."""
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative
 
 from ..metrics import squared_errors
-from ..utils._validation import check_inverse_input
+from ..utils._mixins import DtypePreservingTransformerMixin
+from ..utils._validation import check_inverse_input, validate_features
 from ._decoders import (
     EXACT_DECODERS,
     NOISY_DECODERS,
@@ -50,7 +51,7 @@ def with_decoder_docs(cls):
     return cls
 
 
-class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformerMixin):
     """Encoder ``y = A x`` with l1-min decoders, for estimators with ``components_``.
 
     The class using it has the parameters ``nonnegative``, ``decoder``,
@@ -62,6 +63,12 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.nonnegative
+        return tags
 
     def _resolved_decoder(self):
         if self.decoder == "auto":
@@ -81,13 +88,7 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return decoder
 
     def _validate_X(self, X, reset):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X = validate_features(self, X, reset)
         if self.nonnegative:
             check_non_negative(X, f"{type(self).__name__} (nonnegative=True)")
         return X

@@ -10,10 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._training import BaseTorchEstimator, to_numpy
-from ..utils._batching import BatchSource
-from ..utils._device import inference_device
 from ..utils._validation import as_csr_or_array, check_n_components
-from ..utils._threads import limit_torch_threads
 from ._base import MeasurementMixin, with_decoder_docs
 from ._decoders import DECODERS
 from ._modules import L1AENetwork
@@ -118,47 +115,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         gradient clipping, divergence rescue and a step-based length. It also decides what
         the ``"auto"`` values of ``max_epochs``, ``n_iter_no_change`` and
         ``lr_schedule`` mean; values given explicitly are used as given.
-    optimizer : {"sgd", "adam"}, default="sgd"
-        Torch optimiser.
-    learning_rate : float, default=0.01
-        Optimiser learning rate.
-    batch_size : int, default=128
-        Mini-batch size. Sparse input is densified one batch at a time.
-    max_epochs : int or "auto", default="auto"
-        Maximum number of passes over the training data. ``"auto"``: 1000
-        under ``recipe="paper"``; under ``"stable"``, enough epochs for
-        about 3,000 optimiser steps (between 5 and 1000).
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the data, stop when its loss has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs and restore
-        the best weights. If False, the training loss is watched instead.
-    validation_fraction : float, default=0.2
-        Share of the training data held out for early stopping.
-    n_iter_no_change : int or "auto", default="auto"
-        Patience, in epochs. ``"auto"``: 60 under ``recipe="paper"``; under
-        ``"stable"``, about 500 optimiser steps (between 3 and 50 epochs).
-    tol : float, default=0.0
-        Minimum decrease of the watched loss that counts as an improvement.
-    lr_schedule : {"auto", "constant", "plateau", "cosine"}, default="auto"
-        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
-        whenever the watched loss has not improved for half of
-        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
-        ``max_epochs`` (the fit then ends there by design, with no
-        ConvergenceWarning). ``"auto"``: ``"constant"`` under
-        ``recipe="paper"``, ``"cosine"`` under ``"stable"``.
-    max_time : float, default=None
-        Stop training after this many seconds (checked after every step);
-        the best weights seen so far are kept.
-    warm_start : bool, default=False
-        Continue from the fitted state on the next ``fit`` instead of
-        starting anew (the optimiser state starts afresh).
-    device : str or torch.device, default="auto"
-        Torch device; ``"auto"`` is CUDA when available, else CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial ``A``, the validation split and the batch order.
-        With a fixed seed, results on CPU are identical run to run.
-    verbose : int, default=0
-        Print one line per epoch (losses and time) when positive.
+    {training_parameters}
 
     Attributes
     ----------
@@ -169,26 +126,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     decoder_state_ : dict of str to ndarray
         Every other parameter (and buffer) of the unrolled decoder, as CPU
         arrays: per-step scale and shift, step-size parameters.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names.
-    loss_curve_ : list of float
-        Mean per-sample training loss after each epoch.
-    validation_scores_ : list of float or None
-        Minus the validation loss after each epoch (None without early
-        stopping).
-    best_validation_score_ : float or None
-        Minus the validation loss of the weights kept (the best seen; with
-        ``warm_start``, possibly the weights the fit started from).
-    best_loss_ : float or None
-        Lowest training loss (without early stopping).
-    n_iter_ : int
-        Number of epochs run (summed over warm starts).
-    learning_rate_curve_ : list of float
-        Learning rate at the end of each epoch (schedule and rescues).
-    n_rescues_ : int
-        Number of diverging epochs undone by the rescue (``recipe="stable"``).
+    {training_attributes}
 
     See Also
     --------
@@ -211,6 +149,14 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     >>> encoder.inverse_transform(encoder.transform(X[:2])).shape
     (2, 100)
     """
+
+    _training_parameter_notes = {
+        "max_epochs": 'Under ``recipe="paper"``, ``"auto"`` is 1000.',
+        "n_iter_no_change": 'Under ``recipe="paper"``, ``"auto"`` is 60.',
+        "lr_schedule": 'Here ``"auto"`` is ``"constant"`` under ``recipe="paper"`` and '
+                       '``"cosine"`` under ``"stable"``.',
+        "random_state": "It seeds the initial ``A``.",
+    }
 
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,
@@ -254,30 +200,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         random_state=None,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.n_steps = n_steps
-        self.nonnegative = nonnegative
-        self.step_size = step_size
-        self.normalization = normalization
-        self.decoder = decoder
-        self.noise_level = noise_level
-        self.solver = solver
-        self.n_jobs = n_jobs
-        self.recipe = recipe
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.lr_schedule = lr_schedule
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_init_arguments(locals())
 
     # ------------------------------------------------------------- training
     def _fit(self, X, y=None):
@@ -301,7 +224,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
             nonnegative=structure["nonnegative"],
         )
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         n_features = X.shape[1]
         weight = torch.empty(n_features, self.n_components)
         # Normal truncated at +-2 std, std 1/sqrt(d), as tf.truncated_normal.
@@ -330,7 +253,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         with torch.no_grad():
             for beta in candidates:
                 network = self._network(weight, self._structure(), step_size_init=beta)
-                losses.append(float(self._batch_loss(network, batch, None)))
+                losses.append(float(self._batch_loss(network, batch, None, None)))
         finite = [loss for loss in losses if np.isfinite(loss)]
         if not finite:
             return 1.0
@@ -358,7 +281,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         module.load_state_dict(state)
         return module
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
 
     def _attributes_from_module(self, module):
@@ -371,23 +294,5 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         }
 
     # ------------------------------------------------------------- decoding
-    @limit_torch_threads
     def _decode_unrolled(self, Y):
-        module = self._module_from_attributes()
-        device = inference_device(self.device)
-        module = module.to(device).eval()
-        out = np.empty((Y.shape[0], self.components_.shape[1]), dtype=Y.dtype)
-        source = BatchSource(Y, device)
-        start = 0
-        with torch.no_grad():
-            for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
-                out[start : start + n_rows] = module.decode(batch).cpu().numpy()
-                start += n_rows
-        return out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = self.nonnegative
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
+        return self._forward(Y, self.components_.shape[1], method="decode", dtype=Y.dtype)

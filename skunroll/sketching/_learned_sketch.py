@@ -6,13 +6,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from joblib import Parallel, delayed
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._device import torch_generator
+from ..utils._mixins import DtypePreservingTransformerMixin
 from ._init import inner_product_countsketch, random_countsketch
 from ._input import matrix_at, validate_matrices
 from ._modules import CountSketch, SparseMatrices
@@ -27,7 +28,8 @@ def _numpy_rng(generator):
     """A numpy RNG seeded from the torch generator of ``torch_generator(random_state)``."""
     return np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
 
-class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator):
+class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin,
+                           BaseTorchEstimator):
     """Low-rank approximation of recurring matrices with a learned CountSketch.
 
     A sample is a whole matrix ``A`` (n x d). The Sarlos-Clarkson-Woodruff
@@ -85,46 +87,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
     n_jobs : int, default=None
         Joblib workers for :meth:`transform`, :meth:`score` and the spectral
         norms computed in :meth:`fit` (one matrix per task).
-    optimizer : {"sgd", "adam"}, default="sgd"
-        Torch optimiser (the paper: plain SGD).
-    learning_rate : float, default=30.0
-        Optimiser learning rate, for matrices at ``spectral_norm=10``. The
-        reference code scales matrices to top singular value 100 and uses
-        0.3 x 10 for videos and 1 for other data; the gradient grows with the
-        scale, so these are 30 and 10 here.
-    batch_size : int, default=1
-        Matrices per step (the paper: one).
-    max_epochs : int, default=100
-        Maximum number of passes over the training matrices.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the matrices, stop when their mean
-        SCW error has not improved by ``tol`` for ``n_iter_no_change`` epochs,
-        and restore the best sketch.
-    validation_fraction : float, default=0.2
-        Share of the training matrices held out for early stopping.
-    n_iter_no_change : int, default=5
-        Patience, in epochs.
-    tol : float, default=0.0
-        Minimum decrease of the watched loss that counts as an improvement.
-    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
-        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
-        whenever the watched loss has not improved for half of
-        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
-        ``max_epochs`` (the fit then ends there by design, with no
-        ConvergenceWarning); ``"auto"`` means ``"constant"``.
-    max_time : float, default=None
-        Stop training after this many seconds (checked after every step);
-        the best weights seen so far are kept.
-    warm_start : bool, default=False
-        Continue training the fitted sketch on the next ``fit``.
-    device : str or torch.device, default="auto"
-        Torch device for training; ``"auto"`` is CUDA when available.
-        Approximation after ``fit`` runs in numpy/scipy on CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the hash, the signs, the validation split and the order of the
-        matrices. With a fixed seed, results on CPU are identical run to run.
-    verbose : int, default=0
-        Print one line per epoch when positive.
+    {training_parameters}
 
     Attributes
     ----------
@@ -138,22 +101,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         The matching nonzero values of ``S``.
     matrix_shape_ : tuple (n, d)
         Shape of the matrices seen in ``fit``.
-    n_features_in_ : int
-        ``n * d``, the length of a flattened matrix.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the flattened entries, when fitted on a DataFrame.
-    loss_curve_ : list of float
-        Mean training SCW error ``||A - SCW(S, A)||_F`` after each epoch
-        (empty for sketches that are not trained). For ``"mixed-separate"``,
-        this and the validation scores are those of the learned half alone.
-    validation_scores_ : list of float or None
-        Minus the mean validation SCW error after each epoch.
-    best_validation_score_ : float or None
-        Minus the validation SCW error of the sketch kept.
-    best_loss_ : float or None
-        Lowest training loss (without early stopping).
-    n_iter_ : int
-        Number of epochs run (0 for ``"random"`` and ``"gaussian"``).
+    {training_attributes}
 
     See Also
     --------
@@ -162,6 +110,12 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
 
     Notes
     -----
+    The loop's attributes read with a matrix as a sample: ``n_features_in_``
+    is ``n * d``, the length of a flattened matrix; the losses are mean SCW
+    errors ``||A - SCW(S, A)||_F`` (none for the sketches that are not
+    trained, whose ``n_iter_`` is 0; for ``"mixed-separate"``, those of the
+    learned half alone).
+
     ``transform`` returns rank-k approximations in the form of its input:
     for a 3-D array or a list, a list of :class:`LowRankFactors` ``(U, s, Vt)``
     named tuples, one per matrix, with ``(U * s) @ Vt`` the approximation; for
@@ -199,6 +153,17 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
     (60, 30)
     """
 
+    _training_parameter_notes = {
+        "optimizer": "The paper: plain SGD.",
+        "learning_rate": "For matrices at ``spectral_norm=10``: the reference code scales "
+                         "matrices to top singular value 100 and uses 0.3 x 10 for videos and 1 "
+                         "for other data; the gradient grows with the scale, so these are 30 "
+                         "and 10 here.",
+        "batch_size": "Here a sample is a matrix (the paper: one per step).",
+        "device": "Approximation after ``fit`` runs in numpy/scipy on the CPU.",
+        "random_state": "It seeds the hash and the signs.",
+    }
+
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -235,34 +200,10 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
         random_state=None,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.sketch_size = sketch_size
-        self.sketch = sketch
-        self.init = init
-        self.matrix_shape = matrix_shape
-        self.spectral_norm = spectral_norm
-        self.n_jobs = n_jobs
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.lr_schedule = lr_schedule
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_init_arguments(locals())
 
-    # The shared loop hands sparse batches over as torch COO tensors.
+    # A sample is a whole matrix: sparse batches reach the loss as torch COO tensors.
     _sparse_batches = True
-
-    def _evaluation_batch_size(self):
-        # A sample is a whole matrix: validate a few at a time.
-        return max(self.batch_size, 8)
 
     # ------------------------------------------------------------- training
     def _fit(self, X, y=None):
@@ -285,8 +226,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
 
         if self.sketch in ("random", "gaussian"):
             return self._draw_fixed_sketch(n)
-        scales = self._scales(flat, shape)
-        return self._train(flat, scales[:, None])
+        # Each matrix's scale factor is side data of its sample, not a target.
+        return self._train(flat, side=self._scales(flat, shape)[:, None])
 
     def _draw_fixed_sketch(self, n):
         # The same stream as a trained sketch's start: with one seed,
@@ -339,13 +280,12 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
             n_active=n_active,
         )
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         rng = _numpy_rng(generator)
         block_rows = self._block_rows()
         positions, values = random_countsketch(self.matrix_shape_[0], block_rows, rng)
         if self.init == "inner-product":
-            # y holds each training matrix's scale factor (see _fit).
-            average = self._average_matrix(X, y[:, 0])
+            average = self._average_matrix(X, side[:, 0])
             positions[0], values[0] = inner_product_countsketch(
                 average, block_rows[0], self.n_components, rng
             )
@@ -362,9 +302,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
     def _module_from_attributes(self):
         return self._network(self.positions_, self.values_, self._fitted_structure)
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         n, d = self.matrix_shape_
-        scales = y_batch[:, 0]
+        scales = side_batch[:, 0]
         if X_batch.is_sparse:
             index = X_batch.indices()
             matrices = SparseMatrices(
@@ -473,9 +413,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, TransformerMixin, BaseTorchEsti
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.input_tags.three_d_array = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
 

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassifierMixin
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_array, check_random_state
@@ -15,10 +15,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..metrics import normalized_code_error
-from ..utils._batching import BatchSource
-from ..utils._device import inference_device
-from ..utils._validation import as_csr_or_array, check_inverse_input
-from ..utils._threads import limit_torch_threads
+from ..utils._mixins import SparseCodesMixin
+from ..utils._validation import as_csr_or_array
 from ._iterative import default_step_size, optimal_codes
 from ._modules import DeepL0ClassifierNetwork, UnrolledThresholdingNetwork
 
@@ -50,28 +48,7 @@ _SHARED_DOC = """
         sigma is divided by this after each epoch.
     dictionary_max_iter : int, default=30
         Epochs of dictionary learning when ``dictionary`` is None.
-    optimizer : {"sgd", "adam"}, default="adam"
-    learning_rate : float, default=1e-3
-    batch_size : int, default=128
-    max_epochs : int, default=50
-    early_stopping : bool, default=True
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=0.0
-    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
-        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
-        whenever the watched loss has not improved for half of
-        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
-        ``max_epochs`` (the fit then ends there by design, with no
-        ConvergenceWarning); ``"auto"`` means ``"constant"``.
-    max_time : float, default=None
-        Stop training after this many seconds (checked after every step);
-        the best weights seen so far are kept.
-    warm_start : bool, default=False
-    device : str or torch.device, default="auto"
-    random_state : int, RandomState instance or None, default=None
-        Seeds dictionary learning, the initial head, the split and batch order.
-    verbose : int, default=0
+    {training_parameters}
 """
 
 
@@ -84,30 +61,11 @@ class _DeepL0Base(BaseTorchEstimator):
                  max_epochs=50, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
-        self.n_components = n_components
-        self.sparsity = sparsity
-        self.lam = lam
-        self.M = M
-        self.n_stages = n_stages
-        self.dictionary = dictionary
-        self.step_size = step_size
-        self.sigma = sigma
-        self.sigma_decay = sigma_decay
-        self.dictionary_max_iter = dictionary_max_iter
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.lr_schedule = lr_schedule
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_init_arguments(locals())
+
+    _training_parameter_notes = {
+        "random_state": "It seeds dictionary learning (and a classifier's initial head).",
+    }
 
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,
@@ -122,10 +80,6 @@ class _DeepL0Base(BaseTorchEstimator):
         "sigma_decay": [Interval(Real, 1, None, closed="left")],
         "dictionary_max_iter": [Interval(Integral, 1, None, closed="left")],
     }
-
-    def _validate_X(self, X, reset):
-        return validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
-                             dtype=(np.float64, np.float32), reset=reset)
 
     def _check_sizes(self, n_features):
         if self.sparsity == "M" and self.M > self.n_components:
@@ -194,20 +148,6 @@ class _DeepL0Base(BaseTorchEstimator):
         sigma = self.sigma / self.sigma_decay**epoch
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
-    @limit_torch_threads
-    def _run(self, module, X, out_width):
-        """Forward ``module`` in eval mode over ``X`` in batches; numpy float64 out."""
-        device = inference_device(self.device)
-        module = module.to(device).eval()
-        source = BatchSource(as_csr_or_array(X), device)
-        out = np.empty((X.shape[0], out_width))
-        start = 0
-        with torch.no_grad():
-            for n_rows, batch in source.iter_batches(max(self.batch_size, 1024)):
-                out[start : start + n_rows] = module(batch).cpu().numpy()
-                start += n_rows
-        return out
-
 
 def _learn_dictionary(X, n_components, max_iter, random_state):
     """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
@@ -228,7 +168,7 @@ def _learn_dictionary(X, n_components, max_iter, random_state):
     return learner.components_.astype(np.float64)
 
 
-class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Base):
+class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
     __doc__ = """Deep l0 encoder: unrolled iterative hard thresholding (Wang et al., 2016).
 
     A feed-forward network of ``n_stages`` stages ``a <- h(W x + S a)`` with
@@ -259,13 +199,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         Learned S.
     thresholds_ : ndarray of shape (n_components,) or None
         Learned theta (None for ``sparsity="M"``).
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-    loss_curve_ : list of float
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    best_loss_ : float or None
-    n_iter_ : int
+    {training_attributes}
 
     See Also
     --------
@@ -289,9 +223,7 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
     """
 
 
-    @property
-    def _n_features_out(self):
-        return self.input_weights_.shape[0]
+    _atoms_attribute = "dictionary_"
 
     def _fit(self, X, y=None):
         X = self._validate_X(X, reset=not self._is_warm())
@@ -326,13 +258,13 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         check_is_fitted(self)
         return self._optimal_codes(self._validate_X(X, reset=False))
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         return self._encoder_network()
 
     def _module_from_attributes(self):
         return self._encoder_from_attributes()
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         return torch.sum((module(X_batch) - y_batch) ** 2, dim=1).mean()
 
     def _attributes_from_module(self, module):
@@ -352,23 +284,8 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        codes = self._run(self._encoder_from_attributes(), X, self.input_weights_.shape[0])
+        codes = self._forward(X, self.input_weights_.shape[0], module=self._encoder_from_attributes())
         return codes.astype(X.dtype, copy=False)
-
-    def inverse_transform(self, X):
-        """Reconstruct signals from codes: ``codes @ dictionary_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self)
-        codes = check_inverse_input(self, X, self.dictionary_.shape[0], "codes")
-        return codes @ self.dictionary_.astype(codes.dtype)
 
     def score(self, X, y=None):
         """Minus the normalised code error (%) against the optimal codes of ``X``.
@@ -392,14 +309,8 @@ class DeepL0Encoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DeepL0Ba
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        predicted = self._run(self._encoder_from_attributes(), X, self.input_weights_.shape[0])
+        predicted = self._forward(X, self.input_weights_.shape[0], module=self._encoder_from_attributes())
         return -normalized_code_error(self._optimal_codes(X), predicted)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
 
 class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
@@ -422,13 +333,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     coef_ : ndarray of shape (n_classes, n_components)
         Softmax layer weights.
     intercept_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-    loss_curve_ : list of float
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    best_loss_ : float or None
-    n_iter_ : int
+    {training_attributes}
 
     Examples
     --------
@@ -470,7 +375,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         """
         return super().fit(X, y)
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))
         with torch.no_grad():
             bound = 1.0 / np.sqrt(self.n_components)
@@ -485,7 +390,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
             module.head.bias.copy_(torch.from_numpy(self.intercept_))
         return module
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         return torch.nn.functional.cross_entropy(module(X_batch), y_batch)
 
     def _attributes_from_module(self, module):
@@ -495,7 +400,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     def _logits(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._run(self._module_from_attributes(), X, len(self.classes_))
+        return self._forward(X, len(self.classes_))
 
     def decision_function(self, X):
         """Class scores (logits); for two classes, the score of the second class.
@@ -540,8 +445,3 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         """
         logits = self._logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags

@@ -32,10 +32,8 @@ class LISTAEncoder(DeepL0Encoder):
 """ + _parameter_docs("n_components") + """    lam : float, default=0.1
         l1 penalty lambda of the target codes; thresholds start at
         ``lam * step_size``.
-""" + _parameter_docs("n_stages", "dictionary", "step_size", "dictionary_max_iter", "optimizer",
-                      "learning_rate", "batch_size", "max_epochs", "early_stopping",
-                      "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
-                      "max_time", "warm_start", "device", "random_state", "verbose") + """
+""" + _parameter_docs("n_stages", "dictionary", "step_size", "dictionary_max_iter") + """    {training_parameters}
+
     Attributes
     ----------
     The attributes of :class:`DeepL0Encoder` (``thresholds_`` are the learned ``theta``).
@@ -68,9 +66,7 @@ class LISTAEncoder(DeepL0Encoder):
                  batch_size=128, max_epochs=50, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,
                  warm_start=False, device="auto", random_state=None, verbose=0):
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        self._set_init_arguments(locals())
 
     def _on_epoch_start(self, module, epoch):
         """Soft thresholding is continuous: no HELU_sigma schedule."""

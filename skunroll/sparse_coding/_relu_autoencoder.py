@@ -5,19 +5,18 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
-from ..utils._validation import as_csr_or_array, check_inverse_input
+from ..utils._mixins import SparseCodesMixin
+from ..utils._validation import as_csr_or_array
 from ..utils._device import torch_generator
 from ._modules import TiedReLUAutoencoder, relu_autoencoder_loss
 from ._relu_theory import auto_bias, data_coherence, rms_coherence, support_bias_scale
 
-class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                                BaseTorchEstimator):
+class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
     """Dictionary learning with a tied-weight ReLU autoencoder (Rangamani et al., 2018).
 
     One hidden layer of ``n_components`` ReLU units with a shared threshold
@@ -79,38 +78,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         (normalised) reconstruction residual of one of the worst-reconstructed
         samples of the last batch, as K-SVD restarts unused atoms; ``"keep"``
         leaves it, which is the paper's plain gradient descent.
-    optimizer : {"sgd", "adam"}, default="adam"
-    learning_rate : float, default=1e-2
-    batch_size : int, default=256
-    max_epochs : int or "auto", default="auto"
-        ``"auto"``: enough epochs for about 3,000 optimiser steps (between 5
-        and 1000), so small data sets train as long as large ones.
-        0 keeps the starting atoms without training: with ``dictionary``, an
-        encoder for a known dictionary.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the samples, stop when their loss
-        has not improved for ``n_iter_no_change`` epochs and keep the best
-        weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int or "auto", default="auto"
-        Patience, in epochs; ``"auto"``: about 500 optimiser steps (between 3
-        and 50 epochs).
-    tol : float, default=0.0
-    lr_schedule : {"constant", "plateau", "cosine", "auto"}, default="constant"
-        Learning-rate schedule. ``"plateau"`` multiplies the rate by 0.3
-        whenever the watched loss has not improved for half of
-        ``n_iter_no_change`` epochs; ``"cosine"`` anneals it to 0 over
-        ``max_epochs`` (the fit then ends there by design, with no
-        ConvergenceWarning); ``"auto"`` means ``"constant"``.
-    max_time : float, default=None
-        Stop training after this many seconds (checked after every step);
-        the best weights seen so far are kept.
-    warm_start : bool, default=False
-        Continue from the fitted atoms (and ``bias_``) instead of starting over.
-    device : str or torch.device, default="auto"
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial atoms, the validation split and the batch order.
-    verbose : int, default=0
+    {training_parameters}
 
     Attributes
     ----------
@@ -118,16 +86,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         The learned atoms (unit norm if ``unit_norm_atoms``), float32.
     bias_ : float
         The threshold ``eps`` used (learned, for ``bias="learned"``).
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-    loss_curve_ : list of float
-        Mean training loss per epoch.
-    validation_scores_ : list of float or None
-        Minus the validation loss per epoch (early stopping only).
-    best_validation_score_ : float or None
-    best_loss_ : float or None
-    n_iter_ : int
-        Epochs run.
+    {training_attributes}
 
     See Also
     --------
@@ -168,27 +127,14 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                  batch_size=256, max_epochs="auto", early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
-        self.n_components = n_components
-        self.bias = bias
-        self.coherence = coherence
-        self.init = init
-        self.dictionary = dictionary
-        self.unit_norm_atoms = unit_norm_atoms
-        self.dead_atoms = dead_atoms
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.lr_schedule = lr_schedule
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_init_arguments(locals())
+
+    _training_parameter_notes = {
+        "max_epochs": "0 keeps the starting atoms without training: with ``dictionary``, an "
+                      "encoder for a known dictionary.",
+        "warm_start": "It keeps the fitted atoms and ``bias_``.",
+        "random_state": "It seeds the initial atoms.",
+    }
 
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,
@@ -205,10 +151,6 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     }
 
     # ------------------------------------------------------------ helpers
-    def _validate_X(self, X, reset):
-        return validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
-                             dtype=(np.float64, np.float32), reset=reset)
-
     def _n_atoms(self, n_features):
         if self.n_components is not None:
             return self.n_components
@@ -220,10 +162,6 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         # A warm start keeps bias_, so it must keep the bias setting too.
         return {"n_components": self._n_atoms(getattr(self, "n_features_in_", None)),
                 "bias": self.bias}
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
 
     def _given_dictionary(self, n_features):
         D = check_array(self.dictionary, dtype=np.float64)
@@ -275,7 +213,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             return self
         return self._train(X)
 
-    def _build_module(self, X, generator, y=None):
+    def _build_module(self, X, generator, y=None, side=None):
         weight = self._initial_atoms(X, generator)
         if self.bias in ("auto", "learned"):
             bias = auto_bias(X, self._auto_coherence(X))
@@ -290,7 +228,7 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return TiedReLUAutoencoder(torch.from_numpy(self.components_), self.bias_,
                                    learn_bias=self._fitted_structure["bias"] == "learned")
 
-    def _batch_loss(self, module, X_batch, y_batch):
+    def _batch_loss(self, module, X_batch, y_batch, side_batch):
         if not (module.training and self.dead_atoms == "resample"):
             return relu_autoencoder_loss(module.weight, X_batch, module.bias)
         codes = module.encode(X_batch)
@@ -346,22 +284,6 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         check_is_fitted(self)
         return self._codes(self._validate_X(X, reset=False))
 
-    def inverse_transform(self, X):
-        """Signals from codes: ``codes @ components_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-            Codes, as returned by :meth:`transform`.
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self)
-        codes = check_inverse_input(self, X, self.components_.shape[0], "codes")
-        return codes @ self.components_.astype(codes.dtype, copy=False)
-
     def score(self, X, y=None):
         """Minus the mean squared reconstruction error ``||y - y_hat||^2`` per sample.
 
@@ -392,12 +314,6 @@ class ReLUDictionaryAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             residual = chunk - self._codes(chunk) @ W
             total += float(np.einsum("ij,ij->", residual, residual))
         return -total / X.shape[0]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
 
 def _restart_dead_atoms(module, dead, residuals):

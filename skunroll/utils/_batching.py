@@ -32,6 +32,7 @@ class BatchSource:
         self.sparse_batches = sparse_batches
         self.dtype = dtype
         self.n_samples = X.shape[0]
+        self.width = X.shape[1] if X.ndim > 1 else 1
         np_dtype = torch.empty((), dtype=dtype).numpy().dtype
         if sp.issparse(X):
             self._csr = sp.csr_matrix(X, dtype=np_dtype)

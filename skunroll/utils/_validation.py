@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
 
 
 def check_n_components(n_components, n_features, name="n_components"):
@@ -29,6 +30,16 @@ def check_inverse_input(estimator, X, n_components, what):
             f"expects {n_components} {what} per row (n_components)."
         )
     return X
+
+
+def validate_features(estimator, X, reset, accept_sparse=("csr", "csc", "coo")):
+    """``X`` as a float64 or float32 array or sparse matrix, checked against the fit.
+
+    scikit-learn's ``validate_data``: records ``n_features_in_`` and
+    ``feature_names_in_`` when ``reset``, else checks ``X`` against them.
+    """
+    return validate_data(estimator, X, accept_sparse=accept_sparse,
+                         dtype=(np.float64, np.float32), reset=reset)
 
 
 def as_csr_or_array(X):
