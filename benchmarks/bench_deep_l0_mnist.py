@@ -50,8 +50,8 @@ def load_patches(min_std=0.15):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--p", type=int, nargs="+", default=[128, 256, 512])
-    parser.add_argument("--lam", type=float, default=0.5)
-    parser.add_argument("-M", type=int, default=32)
+    parser.add_argument("--alpha", type=float, default=0.5)
+    parser.add_argument("--n-nonzero-coefs", type=int, default=32)
     parser.add_argument("--max-epochs", type=int, default=50)
     parser.add_argument("--min-std", type=float, default=0.15)
     parser.add_argument("--device", default="auto")
@@ -61,14 +61,14 @@ def main(argv=None):
     X = load_patches(args.min_std)
     X_train, X_test = X[:4000], X[4000:5000]
     print(f"MNIST resized to 16x16, standardised, {5000 - len(X)} low-variance images dropped: "
-          f"{len(X_train)} train, {len(X_test)} test; lam={args.lam}, M={args.M}, K=2",
+          f"{len(X_train)} train, {len(X_test)} test; alpha={args.alpha}, M={args.n_nonzero_coefs}, K=2",
           flush=True)
     for sparsity in ("l0", "M"):
         print(f"\n{'l0-regularised' if sparsity == 'l0' else 'M-sparse'}: prediction error (%)"
               + (" / support error" if sparsity == "M" else ""), flush=True)
         print("   p   IHT-2   IHT-5  IHT-10     MLP    deep  deep/IHT-10  nnz(opt)", flush=True)
         for p in args.p:
-            encoder = DeepL0Encoder(p, sparsity=sparsity, lam=args.lam, M=args.M,
+            encoder = DeepL0Encoder(p, sparsity=sparsity, alpha=args.alpha, n_nonzero_coefs=args.n_nonzero_coefs,
                                     max_epochs=args.max_epochs, dictionary_max_iter=10,
                                     device=args.device, random_state=0)
             encoder.fit(X_train)
@@ -78,8 +78,8 @@ def main(argv=None):
 
             def iterative(n_iter):
                 if sparsity == "l0":
-                    return iht(X_test, D, lam=args.lam, n_iter=n_iter, step_size=mu)
-                return m_sparse_iht(X_test, D, n_nonzero=args.M, n_iter=n_iter, step_size=mu)
+                    return iht(X_test, D, alpha=args.alpha, n_iter=n_iter, step_size=mu)
+                return m_sparse_iht(X_test, D, n_nonzero_coefs=args.n_nonzero_coefs, n_iter=n_iter, step_size=mu)
 
             mlp = MLPRegressor(hidden_layer_sizes=(p, p, p), max_iter=200, random_state=0)
             predictions = {f"IHT-{k}": iterative(k) for k in (2, 5, 10)}
@@ -100,7 +100,7 @@ def main(argv=None):
                 _, t_deep = timed(lambda: encoder.transform(X_test))
                 _, t_iht = timed(lambda: iterative(10))
                 coder = SparseCoder(D, transform_algorithm="omp",
-                                    transform_n_nonzero_coefs=args.M)
+                                    transform_n_nonzero_coefs=args.n_nonzero_coefs)
                 _, t_omp = timed(lambda: coder.transform(X_test))
                 print(f"      inference on {len(X_test)} patches: deep {t_deep * 1e3:.1f} ms, "
                       f"IHT-10 {t_iht * 1e3:.1f} ms, OMP {t_omp * 1e3:.1f} ms; "

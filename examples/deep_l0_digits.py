@@ -24,16 +24,16 @@ X, y = load_digits(return_X_y=True)
 X = X / 16 - (X / 16).mean(axis=0)
 X_train, X_test, y_train, y_test = X[:1400], X[1400:], y[:1400], y[1400:]
 
-encoder = DeepL0Encoder(n_components=64, sparsity="M", M=8, max_epochs=40, learning_rate=3e-3,
+encoder = DeepL0Encoder(n_components=64, sparsity="M", n_nonzero_coefs=8, max_epochs=40, learning_rate=3e-3,
                         random_state=0).fit(X_train)
 optimal = encoder.optimal_codes(X_test)  # IHT run to convergence from an l1 start
 print(f"deep encoder (K=2): {normalized_code_error(optimal, encoder.transform(X_test)):.1f}% error")
 for n_iter in (2, 10):
-    codes = m_sparse_iht(X_test, encoder.dictionary_, n_nonzero=8, n_iter=n_iter,
+    codes = m_sparse_iht(X_test, encoder.dictionary_, n_nonzero_coefs=8, n_iter=n_iter,
                          step_size=encoder.step_size_)
     print(f"IHT, {n_iter:>2} iterations: {normalized_code_error(optimal, codes):.1f}% error")
 
-pipe = make_pipeline(DeepL0Encoder(n_components=64, sparsity="M", M=8, max_epochs=20,
+pipe = make_pipeline(DeepL0Encoder(n_components=64, sparsity="M", n_nonzero_coefs=8, max_epochs=20,
                                    random_state=0),
                      LogisticRegression(max_iter=1000)).fit(X_train, y_train)
 print(f"codes + logistic regression: accuracy {pipe.score(X_test, y_test):.3f}")

@@ -54,7 +54,7 @@ def fast_instance(estimator_class, **overrides):
 
 # Variants worth their own run through the checks and the battery.
 VARIANTS = {
-    "DeepL0Encoder": [{"sparsity": "M", "M": 1}],
+    "DeepL0Encoder": [{"sparsity": "M", "n_nonzero_coefs": 1}],
     # The untrained (gaussian) and the two-block (mixed-separate) code paths.
     "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"}],
     "CompressedLabelClassifier": [{"encoder": None}],

@@ -145,16 +145,32 @@ def test_other_encoders_work_pca_like():
         assert precision_at_k(Y_test, scores, k=1) > 0.15
 
 
+class _NonnegativeMeasurement(GaussianMeasurement):
+    """Gaussian measurements folded to A >= 0, as a user's own encoder might be."""
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self.components_ = np.abs(self.components_)
+        return self
+
+
+class _NegatedRidge(Ridge):
+    """Predicts minus the ridge embedding: never of the form A x with A, x >= 0."""
+
+    def predict(self, X):
+        return -super().predict(X)
+
+
 def test_infeasible_embeddings_decode_to_their_nearest_fit():
     X_train, X_test, Y_train, _ = multilabel_data()
-    clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0),
-                                    decoder="l1-min-pos").fit(X_train, Y_train)
+    clf = CompressedLabelClassifier(_NonnegativeMeasurement(20, random_state=0),
+                                    regressor=_NegatedRidge(), decoder="l1-min-pos")
+    clf.fit(X_train, Y_train)
     # With a nonnegative A, a negative embedding is not A x for any x >= 0:
     # certified infeasible, and its nearest fit in the cone is x = 0.
-    clf.encoder_.components_ = np.abs(clf.encoder_.components_)
-    impossible = -clf.encoder_.transform(Y_train[:3].astype(float))
+    assert np.all(clf.regressor_.predict(X_test[:3]) < 0)
     with pytest.warns(DecodingWarning, match="predicted embeddings.*nearest in l2"):
-        scores = clf._decode(impossible)
+        scores = clf.decision_function(X_test[:3])
     np.testing.assert_array_equal(scores, 0.0)
 
 
@@ -169,7 +185,7 @@ def test_rows_a_decoder_fails_on_fall_back_to_the_linear_scores(monkeypatch):
 
     monkeypatch.setattr(clf.encoder_, "inverse_transform", failing)
     with pytest.warns(DecodingWarning, match="linear decoder"):
-        scores = clf._decode(embedding)
+        scores = clf.decision_function(X_test[:4])
     np.testing.assert_allclose(scores, embedding @ clf.encoder_.components_)
 
 

@@ -75,8 +75,14 @@ def test_inverse_transform_reports_failed_rows():
 
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(5, 40)) * (rng.uniform(size=(5, 40)) < 0.1)
-    est = GaussianMeasurement(n_components=20, random_state=0).fit(X)
-    est.components_ = np.abs(est.components_)  # A >= 0: negative measurements are infeasible
+    class NonnegativeMeasurement(GaussianMeasurement):
+        # A >= 0 (a user's own encoder): negative measurements are infeasible.
+        def fit(self, X, y=None):
+            super().fit(X, y)
+            self.components_ = np.abs(self.components_)
+            return self
+
+    est = NonnegativeMeasurement(n_components=20, random_state=0).fit(X)
     Y = est.transform(X)
     Y[1] = -1.0
     # Certified infeasible; the estimators decode it to its nearest fit (here 0,

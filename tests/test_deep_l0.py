@@ -73,7 +73,7 @@ def test_keep_top_m_keeps_m_with_deterministic_ties_and_masked_gradient():
 
 def test_iht_with_orthonormal_dictionary_is_hard_thresholding():
     X = np.array([[2.0, 0.1, -3.0, 0.5], [0.2, -0.9, 1.1, 0.0]])
-    np.testing.assert_array_equal(iht(X, np.eye(4), lam=1.0, n_iter=5), np.where(abs(X) >= 1, X, 0))
+    np.testing.assert_array_equal(iht(X, np.eye(4), alpha=1.0, n_iter=5), np.where(abs(X) >= 1, X, 0))
 
 
 def test_iht_decreases_the_l0_objective(digits):
@@ -85,7 +85,7 @@ def test_iht_decreases_the_l0_objective(digits):
     def objective(A):
         return np.sum((X - A @ D) ** 2) + lam * np.count_nonzero(A)
 
-    values = [objective(iht(X, D, lam=lam, n_iter=k)) for k in (1, 2, 5, 20, 100)]
+    values = [objective(iht(X, D, alpha=lam, n_iter=k)) for k in (1, 2, 5, 20, 100)]
     assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))
 
 
@@ -95,11 +95,11 @@ def test_optimal_codes_are_fixed_points(digits):
     D /= np.linalg.norm(D, axis=1, keepdims=True)
     X = digits[:30]
     for sparsity in ("l0", "M"):
-        codes = optimal_codes(X, D, sparsity=sparsity, lam=0.05, n_nonzero=6, tol=1e-10)
+        codes = optimal_codes(X, D, sparsity=sparsity, alpha=0.05, n_nonzero_coefs=6, tol=1e-10)
         if sparsity == "l0":
-            again = iht(X, D, lam=0.05, n_iter=1, init=codes)
+            again = iht(X, D, alpha=0.05, n_iter=1, init=codes)
         else:
-            again = m_sparse_iht(X, D, n_nonzero=6, n_iter=1, init=codes)
+            again = m_sparse_iht(X, D, n_nonzero_coefs=6, n_iter=1, init=codes)
             assert np.all((codes != 0).sum(axis=1) == 6)
         np.testing.assert_allclose(again, codes, atol=1e-8)
 
@@ -108,7 +108,7 @@ def test_solvers_take_sparse_input():
     rng = np.random.RandomState(0)
     X = sp.random(20, 30, density=0.1, format="csr", random_state=0)
     D = rng.randn(10, 30)
-    np.testing.assert_allclose(iht(X, D, lam=0.01, n_iter=4), iht(X.toarray(), D, lam=0.01, n_iter=4))
+    np.testing.assert_allclose(iht(X, D, alpha=0.01, n_iter=4), iht(X.toarray(), D, alpha=0.01, n_iter=4))
 
 
 def test_fit_on_sparse_input_densifies_chunks_only(densified_rows):
@@ -126,7 +126,7 @@ def test_training_past_the_sigma_floor_and_warm_start(digits):
                             random_state=0).fit(digits[:200])
     encoder.fit(digits[:200])
     assert encoder.n_iter_ == 100 and np.isfinite(encoder.loss_curve_).all()
-    for change in ({"sparsity": "M", "M": 3}, {"n_stages": 3}, {"n_components": 8}):
+    for change in ({"sparsity": "M", "n_nonzero_coefs": 3}, {"n_steps": 3}, {"n_components": 8}):
         changed = copy.deepcopy(encoder).set_params(**change)
         with pytest.raises(ValueError, match="warm_start"):
             changed.fit(digits[:200])
@@ -134,11 +134,11 @@ def test_training_past_the_sigma_floor_and_warm_start(digits):
 
 
 def test_transform_uses_the_fitted_network_after_set_params(digits):
-    encoder = DeepL0Encoder(16, sparsity="M", M=4, max_epochs=2, dictionary_max_iter=2,
+    encoder = DeepL0Encoder(16, sparsity="M", n_nonzero_coefs=4, max_epochs=2, dictionary_max_iter=2,
                             device="cpu", random_state=0).fit(digits[:200])
     before = encoder.transform(digits[:10])
     score, codes = encoder.score(digits[:50]), encoder.optimal_codes(digits[:10])
-    encoder.set_params(M=10, n_stages=4, sparsity="l0", lam=0.5)
+    encoder.set_params(n_nonzero_coefs=10, n_steps=4, sparsity="l0", alpha=0.5)
     np.testing.assert_array_equal(encoder.transform(digits[:10]), before)
     assert np.all((before != 0).sum(axis=1) == 4)
     # The targets too are those of the fit: an unchanged model keeps its score.
@@ -148,40 +148,49 @@ def test_transform_uses_the_fitted_network_after_set_params(digits):
 
 @pytest.mark.parametrize("sparsity", ["l0", "M"])
 def test_untrained_network_is_iht(digits, sparsity):
+    # One SGD epoch at a vanishing rate leaves the IHT start: the encoder's
+    # transform is then K steps of IHT (exact HELU or max-M pooling).
     rng = np.random.RandomState(0)
     D = rng.randn(32, 64)
     D /= np.linalg.norm(D, axis=1, keepdims=True)
-    encoder = DeepL0Encoder(32, sparsity=sparsity, lam=0.05, M=5, n_stages=3, dictionary=D)
-    encoder.dictionary_, encoder.step_size_ = D, 1 / np.linalg.norm(D, 2) ** 2
-    network = encoder._encoder_network().double().eval()
+    encoder = DeepL0Encoder(32, sparsity=sparsity, alpha=0.05, n_nonzero_coefs=5, n_steps=3,
+                            dictionary=D, optimizer="sgd", learning_rate=1e-30, max_epochs=1,
+                            early_stopping=False, device="cpu").fit(digits[:100])
     X = digits[:20]
-    out = network(torch.from_numpy(X)).detach().numpy()
     if sparsity == "l0":
-        expected = iht(X, D, lam=0.05, n_iter=3)
+        expected = iht(X, D, alpha=0.05, n_iter=3)
     else:
-        expected = m_sparse_iht(X, D, n_nonzero=5, n_iter=3)
-    np.testing.assert_allclose(out, expected, atol=1e-5)
+        expected = m_sparse_iht(X, D, n_nonzero_coefs=5, n_iter=3)
+    np.testing.assert_allclose(encoder.transform(X), expected, atol=1e-5)
 
 
-def test_sigma_is_annealed_tenfold_per_epoch():
-    encoder = DeepL0Encoder(8)
-    network = DeepL0Network(torch.zeros(8, 4), torch.zeros(8, 8), torch.ones(8), n_stages=2)
-    for epoch, expected in [(0, 0.2), (1, 0.02), (3, 0.0002)]:
-        encoder._on_epoch_start(network, epoch)
-        assert network.sigma == pytest.approx(expected)
+def test_sigma_is_annealed_tenfold_per_epoch(digits, monkeypatch):
+    from skunroll.sparse_coding import _modules
+
+    seen, original = [], _modules.helu_sigma
+
+    def recording(u, sigma):
+        seen.append(sigma)
+        return original(u, sigma)
+
+    monkeypatch.setattr(_modules, "helu_sigma", recording)
+    DeepL0Encoder(16, max_epochs=3, batch_size=100, early_stopping=False, dictionary_max_iter=2,
+                  device="cpu", random_state=0).fit(digits[:100])
+    # One batch per epoch, two stages per forward pass: sigma = 0.2 / 10^epoch.
+    assert sorted(set(seen), reverse=True) == pytest.approx([0.2, 0.02, 0.002])
 
 
 def test_paper_claim_deep_encoder_beats_iht2_and_mlp(digits):
     """Wang et al. Tables 1-2, small: K=2 encoder vs IHT-2 vs a 3-layer ReLU MLP of width p."""
     X_train, X_test = digits[:1200], digits[1200:1500]
     for sparsity in ("l0", "M"):
-        encoder = DeepL0Encoder(64, sparsity=sparsity, lam=0.1, M=8, max_epochs=40,
+        encoder = DeepL0Encoder(64, sparsity=sparsity, alpha=0.1, n_nonzero_coefs=8, max_epochs=40,
                                 learning_rate=3e-3, device="cpu", random_state=0).fit(X_train)
         truth = encoder.optimal_codes(X_test)
         deep = normalized_code_error(truth, encoder.transform(X_test))
         kwargs = {"step_size": encoder.step_size_, "n_iter": 2}
-        two_steps = (iht(X_test, encoder.dictionary_, lam=0.1, **kwargs) if sparsity == "l0"
-                     else m_sparse_iht(X_test, encoder.dictionary_, n_nonzero=8, **kwargs))
+        two_steps = (iht(X_test, encoder.dictionary_, alpha=0.1, **kwargs) if sparsity == "l0"
+                     else m_sparse_iht(X_test, encoder.dictionary_, n_nonzero_coefs=8, **kwargs))
         mlp = MLPRegressor(hidden_layer_sizes=(64, 64, 64), max_iter=200, random_state=0)
         mlp.fit(X_train, encoder.optimal_codes(X_train))
         baseline = normalized_code_error(truth, mlp.predict(X_test))
@@ -198,7 +207,7 @@ def test_grid_search_over_stages_and_m_and_pipeline(digits):
     search = GridSearchCV(
         DeepL0Encoder(32, sparsity="M", max_epochs=3, dictionary_max_iter=5, device="cpu",
                       random_state=0),
-        {"n_stages": [1, 2], "M": [3, 6]}, cv=2,
+        {"n_steps": [1, 2], "n_nonzero_coefs": [3, 6]}, cv=2,
     ).fit(X)
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 4 and np.all(np.isfinite(scores)) and np.all(scores < 0)
@@ -226,5 +235,5 @@ def test_given_dictionary_is_used_and_checked(digits):
     np.testing.assert_array_equal(encoder.dictionary_, D)
     with pytest.raises(ValueError, match="expected"):
         DeepL0Encoder(8, dictionary=D, device="cpu").fit(digits[:100])
-    with pytest.raises(ValueError, match="M=20 must be <= n_components=16"):
-        DeepL0Encoder(16, sparsity="M", M=20, device="cpu").fit(digits[:100])
+    with pytest.raises(ValueError, match="n_nonzero_coefs=20 must be <= n_components=16"):
+        DeepL0Encoder(16, sparsity="M", n_nonzero_coefs=20, device="cpu").fit(digits[:100])

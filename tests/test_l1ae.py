@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 import torch
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -29,13 +30,13 @@ def _reference_decode(A, y, alphas, scale, shift, nonnegative):
     return np.maximum(x, 0) if nonnegative else x
 
 
-@pytest.mark.parametrize("step_size", ["harmonic", "per-step"])
+@pytest.mark.parametrize("step_sizes", ["harmonic", "per-step"])
 @pytest.mark.parametrize("nonnegative", [True, False])
-def test_network_matches_explicit_recursion(step_size, nonnegative):
+def test_network_matches_explicit_recursion(step_sizes, nonnegative):
     torch.manual_seed(0)
     d, m, T = 30, 8, 5
     weight = torch.randn(d, m, dtype=torch.float64) / np.sqrt(d)
-    net = L1AENetwork(weight, n_steps=T, step_size=step_size, step_size_init=0.7,
+    net = L1AENetwork(weight, n_steps=T, step_sizes=step_sizes, step_size_init=0.7,
                       nonnegative=nonnegative).double()
     with torch.no_grad():
         for norm in net.norms:
@@ -115,14 +116,16 @@ def test_signed_data_with_l1_min():
     est = L1AEEncoder(n_components=30, nonnegative=False, max_epochs=5, learning_rate=1e-3,
                       device="cpu", random_state=0).fit(X)
     assert max(est.loss_curve_) < paper.loss_curve_[-1]
-    assert est._resolved_decoder() == "l1-min"
+    # decoder="auto" is l1-min for signed data.
     X_hat = est.inverse_transform(est.transform(X[:5]))
+    np.testing.assert_array_equal(
+        X_hat, clone(est).set_params(decoder="l1-min").fit(X).inverse_transform(est.transform(X[:5])))
     assert X_hat.shape == (5, 40) and np.all(np.isfinite(X_hat))
     with pytest.raises(ValueError, match="nonnegative=True"):
         est.set_params(decoder="l1-min-pos").inverse_transform(est.transform(X[:5]))
 
 
-@pytest.mark.parametrize("options", [{"step_size": "per-step"}, {"normalization": "batch"},
+@pytest.mark.parametrize("options", [{"step_sizes": "per-step"}, {"normalization": "batch"},
                                      {"normalization": "none"}, {"optimizer": "adam",
                                                                   "learning_rate": 1e-3}])
 def test_options_train(options):

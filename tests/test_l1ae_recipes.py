@@ -51,15 +51,17 @@ def test_recipes_resolve_the_auto_settings():
     assert (plan.max_epochs, plan.n_iter_no_change, plan.lr_schedule) == (7, 3, "plateau")
 
 
-def test_stable_start_has_orthonormal_rows():
-    import torch
+def _start(X, m, recipe="stable"):
+    """The estimator at its starting point: one epoch of SGD at a vanishing rate."""
+    return L1AEEncoder(m, recipe=recipe, learning_rate=1e-30, max_epochs=1, early_stopping=False,
+                       device="cpu", random_state=0).fit(X)
 
+
+def test_stable_start_has_orthonormal_rows():
     X = make_block_sparse(100, 300, random_state=0)
     for recipe, orthonormal in (("stable", True), ("paper", False)):
-        module = L1AEEncoder(n_components=90, recipe=recipe)._build_module(
-            X, torch.Generator().manual_seed(0))
-        gram = (module.weight.T @ module.weight).detach().numpy()
-        assert np.allclose(gram, np.eye(90), atol=1e-5) == orthonormal
+        A = _start(X, 90, recipe).components_
+        assert np.allclose(A @ A.T, np.eye(90), atol=1e-5) == orthonormal
 
 
 def _one_hot(n_samples, cardinalities, random_state=0):
@@ -113,14 +115,11 @@ def test_default_never_diverges_on_the_sweep(data):
 
 
 def test_stable_start_keeps_beta_1_unless_it_is_far_off():
-    import torch
-
     X = make_block_sparse(600, 1000, random_state=0)
 
-    def start(m, recipe="stable"):
-        module = L1AEEncoder(m, recipe=recipe)._build_module(X, torch.Generator().manual_seed(0))
-        return float(module.beta)
+    def beta(m, recipe="stable"):
+        return float(_start(X, m, recipe).step_sizes_[0])  # alpha_1 = beta / 1
 
-    assert start(20) == 1.0  # the paper's setting: the reference's beta
-    assert start(400) < 1.0  # m/d = 0.4: beta = 1 starts far worse than a smaller step
-    assert start(400, recipe="paper") == 1.0
+    assert beta(20) == 1.0  # the paper's setting: the reference's beta
+    assert beta(400) < 1.0  # m/d = 0.4: beta = 1 starts far worse than a smaller step
+    assert beta(400, recipe="paper") == 1.0

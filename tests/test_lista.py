@@ -31,22 +31,22 @@ def dictionary():
     return D / np.linalg.norm(D, axis=1, keepdims=True)
 
 
-def ista_network(D, lam, n_stages):
+def ista_network(D, lam, n_steps):
     mu = 1 / np.linalg.norm(D, 2) ** 2
     return UnrolledThresholdingNetwork(
         torch.as_tensor(mu * D), torch.as_tensor(np.eye(len(D)) - mu * D @ D.T),
-        torch.full((len(D),), lam * mu, dtype=torch.float64), n_stages, shrinkage="soft")
+        torch.full((len(D),), lam * mu, dtype=torch.float64), n_steps, shrinkage="soft")
 
 
 def test_untrained_network_is_ista(digits, dictionary):
-    network = ista_network(dictionary, 0.2, n_stages=4).eval()
+    network = ista_network(dictionary, 0.2, n_steps=4).eval()
     out = network(torch.as_tensor(digits[:30])).detach().numpy()
     np.testing.assert_allclose(out, ista(digits[:30], dictionary, alpha=0.2, n_iter=4, tol=None),
                                atol=1e-10)
 
 
 def test_lasso_codes_equal_scikit_learns(digits, dictionary):
-    codes = optimal_codes(digits[:20], dictionary, sparsity="l1", lam=0.2, max_iter=20000,
+    codes = optimal_codes(digits[:20], dictionary, sparsity="l1", alpha=0.2, max_iter=20000,
                           tol=1e-12)
     reference = SparseCoder(dictionary, transform_algorithm="lasso_cd", transform_alpha=0.2,
                             transform_max_iter=20000).transform(digits[:20])
@@ -63,7 +63,7 @@ def test_lista_predicts_lasso_codes_better_than_ista_with_as_many_steps(digits):
     # Gregor and LeCun's claim: K learned stages beat K ISTA iterations.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        encoder = LISTAEncoder(n_components=32, lam=0.5, n_stages=3, max_epochs=40,
+        encoder = LISTAEncoder(n_components=32, alpha=0.5, n_steps=3, max_epochs=40,
                                learning_rate=3e-3, dictionary_max_iter=5, device="cpu",
                                random_state=0).fit(digits[:500])
     test = digits[500:]
@@ -81,7 +81,7 @@ def test_lista_predicts_lasso_codes_better_than_ista_with_as_many_steps(digits):
 
 def test_lista_has_only_its_own_parameters():
     params = LISTAEncoder().get_params()
-    assert "lam" in params and not {"sparsity", "M", "sigma", "sigma_decay"} & set(params)
+    assert "alpha" in params and not {"sparsity", "n_nonzero_coefs", "sigma", "sigma_decay"} & set(params)
     with pytest.raises(ValueError, match="Invalid parameter 'sparsity'"):
         LISTAEncoder().set_params(sparsity="M")
 
@@ -89,7 +89,7 @@ def test_lista_has_only_its_own_parameters():
 def test_fista_reaches_the_lasso_codes_faster_than_ista(digits, dictionary):
     from skunroll.sparse_coding import fista
 
-    target = optimal_codes(digits[:20], dictionary, sparsity="l1", lam=0.2, max_iter=20000,
+    target = optimal_codes(digits[:20], dictionary, sparsity="l1", alpha=0.2, max_iter=20000,
                            tol=1e-12)
     np.testing.assert_allclose(fista(digits[:20], dictionary, alpha=0.2, n_iter=20000,
                                      tol=1e-13), target, atol=1e-6)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.base import clone
 from sklearn.linear_model import Lasso
 
 import skunroll.multilabel._compressed as compressed
@@ -195,15 +196,15 @@ def test_labels_the_lasso_leaves_at_zero_rank_by_their_residual_correlation():
                                     noise_level=1e3, random_state=0).fit(X[:700], Y[:700])
     A = clf.encoder_.components_
     embedding = clf.regressor_.predict(X[700:710])
-    scores = clf._decode(embedding)  # a huge noise level: every label at zero
+    scores = clf.decision_function(X[700:710])  # a huge noise level: every label at zero
     assert np.all(scores < 0)
     gain = embedding @ A / np.linalg.norm(A, axis=0)  # the residual is the embedding
     np.testing.assert_array_equal(np.argsort(-scores, axis=1, kind="stable"),
                                   np.argsort(-gain, axis=1, kind="stable"))
     # With a few labels selected, they come first, then the others by the gain
     # on the residual that is left.
-    clf.noise_level_ = 0.05
-    scores = clf._decode(embedding)
+    clf = clone(clf).set_params(noise_level=0.05).fit(X[:700], Y[:700])
+    scores = clf.decision_function(X[700:710])
     selected = scores > 0
     assert selected.any(axis=1).all() and (selected.sum(axis=1) < 20).all()
     assert np.all(scores[selected].min() > scores[~selected].max())

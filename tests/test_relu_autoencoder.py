@@ -31,9 +31,9 @@ def _quiet_convergence():
         yield
 
 
-def small_model_data(n_samples=600, n_features=30, n_components=45, n_nonzero=2, seed=0):
+def small_model_data(n_samples=600, n_features=30, n_components=45, n_nonzero_coefs=2, seed=0):
     return make_nonnegative_sparse_code(n_samples, n_features, n_components,
-                                        n_nonzero_coefs=n_nonzero, random_state=seed)
+                                        n_nonzero_coefs=n_nonzero_coefs, random_state=seed)
 
 
 def perturbed(D, radius, seed=0):

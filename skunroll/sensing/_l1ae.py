@@ -88,7 +88,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         The data are nonnegative (one-hot, TF-IDF, label vectors): apply a
         final ReLU in the unrolled decoder, reject negative input, and decode
         with ``"l1-min-pos"`` under ``decoder="auto"``.
-    step_size : {"harmonic", "per-step"}, default="harmonic"
+    step_sizes : {"harmonic", "per-step"}, default="harmonic"
         ``"harmonic"``: ``alpha_t = beta / t`` with one learned scalar
         ``beta`` (the paper). ``"per-step"``: one learned ``alpha_t`` per step.
     normalization : {"affine", "batch", "none"}, default="affine"
@@ -163,7 +163,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
         "nonnegative": ["boolean"],
-        "step_size": [StrOptions({"harmonic", "per-step"})],
+        "step_sizes": [StrOptions({"harmonic", "per-step"})],
         "normalization": [StrOptions({"affine", "batch", "none"})],
         "decoder": [StrOptions({"auto", *DECODERS, "unrolled"})],
         "noise_level": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -178,7 +178,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         *,
         n_steps=10,
         nonnegative=True,
-        step_size="harmonic",
+        step_sizes="harmonic",
         normalization="affine",
         decoder="auto",
         noise_level="auto",
@@ -212,14 +212,14 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
 
     def _structure(self):
         return {"n_components": self.n_components, "n_steps": self.n_steps,
-                "step_size": self.step_size, "normalization": self.normalization,
+                "step_sizes": self.step_sizes, "normalization": self.normalization,
                 "nonnegative": self.nonnegative}
 
     def _network(self, weight, structure, step_size_init=1.0):
         return L1AENetwork(
             weight, step_size_init=step_size_init,
             n_steps=structure["n_steps"],
-            step_size=structure["step_size"],
+            step_sizes=structure["step_sizes"],
             normalization=structure["normalization"],
             nonnegative=structure["nonnegative"],
         )

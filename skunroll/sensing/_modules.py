@@ -43,7 +43,7 @@ class L1AENetwork(nn.Module):
         Initial ``W = A^T``.
     n_steps : int
         Number of unrolled steps T.
-    step_size : {"harmonic", "per-step"}
+    step_sizes : {"harmonic", "per-step"}
         ``"harmonic"``: ``alpha_t = beta / t`` with one learned scalar beta
         (the reference). ``"per-step"``: one learned ``alpha_t`` per step.
     step_size_init : float
@@ -56,17 +56,17 @@ class L1AENetwork(nn.Module):
         Apply the final ReLU.
     """
 
-    def __init__(self, weight, n_steps, step_size="harmonic", step_size_init=1.0,
+    def __init__(self, weight, n_steps, step_sizes="harmonic", step_size_init=1.0,
                  normalization="affine", nonnegative=True):
         super().__init__()
         n_features = weight.shape[0]
         self.weight = nn.Parameter(weight.clone())
         self.n_steps = n_steps
-        self.step_size = step_size
+        self.step_size_rule = step_sizes
         self.nonnegative = nonnegative
         inverse_t = 1.0 / torch.arange(1, n_steps + 1, dtype=weight.dtype)
         self.register_buffer("inverse_t", inverse_t)
-        if step_size == "harmonic":
+        if step_sizes == "harmonic":
             self.beta = nn.Parameter(torch.tensor(float(step_size_init), dtype=weight.dtype))
         else:
             self.alphas = nn.Parameter(step_size_init * inverse_t.clone())
@@ -79,7 +79,7 @@ class L1AENetwork(nn.Module):
 
     def step_sizes(self):
         """The T step sizes alpha_t as a tensor."""
-        if self.step_size == "harmonic":
+        if self.step_size_rule == "harmonic":
             return self.beta * self.inverse_t
         return self.alphas
 

@@ -29,13 +29,15 @@ _SHARED_DOC = """
     sparsity : {"l0", "M"}, default="l0"
         ``"l0"``: the l0-regularised encoder, thresholds
         ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
-        pooling keeps the ``M`` largest magnitudes per sample.
-    lam : float, default=0.5
-        l0 penalty lambda; thresholds start at ``sqrt(lam * step_size)``.
-    M : int, default=32
-        Nonzeros per code for ``sparsity="M"``; at most ``n_components``.
-    n_stages : int, default=2
-        Number of unrolled stages K (the paper's default is 2).
+        pooling keeps the ``n_nonzero_coefs`` largest magnitudes per sample.
+    alpha : float, default=0.5
+        l0 penalty (the paper's lambda); thresholds start at
+        ``sqrt(alpha * step_size)``.
+    n_nonzero_coefs : int, default=32
+        Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
+        ``n_components``.
+    n_steps : int, default=2
+        Number of unrolled stages (the paper's K, 2 by default).
     dictionary : array-like of shape (n_components, n_features), default=None
         Dictionary D (atoms as rows) to initialise from. If None, one is
         learned with :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`.
@@ -55,8 +57,8 @@ _SHARED_DOC = """
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
-    def __init__(self, n_components=128, *, sparsity="l0", lam=0.5, M=32, n_stages=2,
-                 dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+    def __init__(self, n_components=128, *, sparsity="l0", alpha=0.5, n_nonzero_coefs=32,
+                 n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
                  max_epochs=50, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
@@ -71,9 +73,9 @@ class _DeepL0Base(BaseTorchEstimator):
         **BaseTorchEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "sparsity": [StrOptions({"l0", "M"})],
-        "lam": [Interval(Real, 0, None, closed="neither")],
-        "M": [Interval(Integral, 1, None, closed="left")],
-        "n_stages": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
         "dictionary": ["array-like", None],
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
         "sigma": [Interval(Real, 0, 1, closed="right")],
@@ -82,12 +84,14 @@ class _DeepL0Base(BaseTorchEstimator):
     }
 
     def _check_sizes(self, n_features):
-        if self.sparsity == "M" and self.M > self.n_components:
-            raise ValueError(f"M={self.M} must be <= n_components={self.n_components}.")
+        if self.sparsity == "M" and self.n_nonzero_coefs > self.n_components:
+            raise ValueError(f"n_nonzero_coefs={self.n_nonzero_coefs} must be <= "
+                             f"n_components={self.n_components}.")
 
     def _structure(self):
         return {"n_components": self.n_components, "sparsity": self.sparsity,
-                "M": self.M if self.sparsity == "M" else None, "n_stages": self.n_stages}
+                "n_nonzero_coefs": self.n_nonzero_coefs if self.sparsity == "M" else None,
+                "n_steps": self.n_steps}
 
     def _setup_dictionary(self, X):
         """Set ``dictionary_`` and ``step_size_`` (kept on warm starts)."""
@@ -111,14 +115,14 @@ class _DeepL0Base(BaseTorchEstimator):
         D, mu = self.dictionary_, self.step_size_
         thresholds = None
         if self.sparsity != "M":
-            # IHT's hard threshold sqrt(lam mu); ISTA's soft threshold lam mu.
-            theta = np.sqrt(self.lam * mu) if self.sparsity == "l0" else self.lam * mu
+            # IHT's hard threshold sqrt(alpha mu); ISTA's soft threshold alpha mu.
+            theta = np.sqrt(self.alpha * mu) if self.sparsity == "l0" else self.alpha * mu
             thresholds = torch.full((D.shape[0],), float(theta))
         return UnrolledThresholdingNetwork(
             torch.as_tensor(mu * D, dtype=torch.float32),
             torch.as_tensor(np.eye(D.shape[0]) - mu * D @ D.T, dtype=torch.float32),
-            thresholds, n_stages=self.n_stages, shrinkage=_SHRINKAGE[self.sparsity],
-            n_nonzero=self.M if self.sparsity == "M" else None,
+            thresholds, n_steps=self.n_steps, shrinkage=_SHRINKAGE[self.sparsity],
+            n_nonzero_coefs=self.n_nonzero_coefs if self.sparsity == "M" else None,
         )
 
     def _encoder_from_attributes(self):
@@ -127,8 +131,8 @@ class _DeepL0Base(BaseTorchEstimator):
         return UnrolledThresholdingNetwork(
             torch.from_numpy(self.input_weights_), torch.from_numpy(self.recurrent_weights_),
             None if self.thresholds_ is None else torch.from_numpy(self.thresholds_),
-            n_stages=structure["n_stages"], shrinkage=_SHRINKAGE[structure["sparsity"]],
-            n_nonzero=structure["M"],
+            n_steps=structure["n_steps"], shrinkage=_SHRINKAGE[structure["sparsity"]],
+            n_nonzero_coefs=structure["n_nonzero_coefs"],
         )
 
     def _encoder_attributes(self, encoder):
@@ -171,10 +175,10 @@ def _learn_dictionary(X, n_components, max_iter, random_state):
 class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
     __doc__ = """Deep l0 encoder: unrolled iterative hard thresholding (Wang et al., 2016).
 
-    A feed-forward network of ``n_stages`` stages ``a <- h(W x + S a)`` with
+    A feed-forward network of ``n_steps`` stages ``a <- h(W x + S a)`` with
     ``W``, ``S`` (and thresholds ``theta``) shared across stages and learned,
     initialised from a dictionary ``D`` as ``W = mu D``, ``S = I - mu D D^T``,
-    ``theta = sqrt(lam mu)``. ``fit(X)`` is the paper's regression setting:
+    ``theta = sqrt(alpha mu)``. ``fit(X)`` is the paper's regression setting:
     learn ``D`` (unless given), compute the optimal codes of ``X`` (l1 start,
     then IHT to convergence, :func:`~skunroll.sparse_coding.optimal_codes`)
     and train the network to predict them (squared error). During training
@@ -215,7 +219,7 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
     >>> from sklearn.datasets import load_digits
     >>> from skunroll.sparse_coding import DeepL0Encoder
     >>> X = load_digits().data[:300] / 16
-    >>> encoder = DeepL0Encoder(n_components=32, sparsity="M", M=5, max_epochs=3,
+    >>> encoder = DeepL0Encoder(n_components=32, sparsity="M", n_nonzero_coefs=5, max_epochs=3,
     ...                         random_state=0).fit(X)
     >>> codes = encoder.transform(X[:4])
     >>> codes.shape, (codes != 0).sum(axis=1).tolist()
@@ -230,8 +234,9 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         self._check_sizes(X.shape[1])
         self._setup_dictionary(X)
         # The codes this fit learns to predict; optimal_codes and score keep
-        # using them after set_params changes sparsity, lam or M.
-        self._code_settings = {"sparsity": self.sparsity, "lam": self.lam, "n_nonzero": self.M}
+        # using them after set_params changes sparsity, alpha or n_nonzero_coefs.
+        self._code_settings = {"sparsity": self.sparsity, "alpha": self.alpha,
+                               "n_nonzero_coefs": self.n_nonzero_coefs}
         targets = self._optimal_codes(X)
         return self._train(as_csr_or_array(X), targets)
 
@@ -244,7 +249,7 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
 
         :func:`~skunroll.sparse_coding.optimal_codes` with this estimator's
         dictionary, step size and the sparsity settings (``sparsity``,
-        ``lam``, ``M``) it was fitted with: the ground truth of the paper's
+        ``alpha``, ``n_nonzero_coefs``) it was fitted with: the ground truth of the paper's
         prediction-error tables.
 
         Parameters
@@ -293,7 +298,7 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         The optimal codes are computed with :func:`optimal_codes` for this
         estimator's dictionary and the sparsity settings it was fitted with
         (the paper's metric).
-        Scores of estimators with different ``M`` or ``lam`` compare against
+        Scores of estimators with different ``n_nonzero_coefs`` or ``alpha`` compare against
         different targets; to choose those, score a downstream task instead
         (a Pipeline with a classifier, say).
 
@@ -431,6 +436,21 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Most probable class.

@@ -6,10 +6,10 @@ convention), so ``X`` is touched once, as a sparse-aware product, and never
 densified.
 
 With step size ``mu`` and ``||D||_2^2 <= 1 / mu``, IHT minimises
-``||x - D^T a||^2 + lam ||a||_0`` (Blumensath and Davies, 2008) with threshold
-``sqrt(lam * mu)``; for ``mu = 1`` this is eq. (6)-(8) of Wang et al. (2016).
-Note the objective has no 1/2 (the one whose IHT threshold is ``sqrt(lam)``,
-as eq. 7); the paper's eq. (1), written with a 1/2, would have ``lam / 2``.
+``||x - D^T a||^2 + alpha ||a||_0`` (Blumensath and Davies, 2008) with threshold
+``sqrt(alpha * mu)``; for ``mu = 1`` this is eq. (6)-(8) of Wang et al. (2016).
+Note the objective has no 1/2 (the one whose IHT threshold is ``sqrt(alpha)``,
+as eq. 7); the paper's eq. (1), written with a 1/2, would have ``alpha / 2``.
 """
 
 import warnings
@@ -32,9 +32,9 @@ def _linear_parts(X, dictionary, step_size):
     return B, S, step
 
 
-def keep_largest(U, n_nonzero):
-    """Keep the ``n_nonzero`` largest magnitudes of each row; ties go to the lower index."""
-    order = np.argsort(-np.abs(U), axis=1, kind="stable")[:, :n_nonzero]
+def keep_largest(U, n_nonzero_coefs):
+    """Keep the ``n_nonzero_coefs`` largest magnitudes of each row; ties go to the lower index."""
+    order = np.argsort(-np.abs(U), axis=1, kind="stable")[:, :n_nonzero_coefs]
     out = np.zeros_like(U)
     rows = np.arange(U.shape[0])[:, None]
     out[rows, order] = U[rows, order]
@@ -122,18 +122,19 @@ def fista(X, dictionary, *, alpha, n_iter=1000, step_size=None, tol=1e-8):
     return codes
 
 
-def iht(X, dictionary, *, lam=0.5, n_iter=10, init=None, step_size=None, tol=None):
+def iht(X, dictionary, *, alpha=0.5, n_iter=10, init=None, step_size=None, tol=None):
     """l0-regularised codes by iterative hard thresholding (seed eq. 6).
 
-    ``a <- H_theta(a + mu D (x - D^T a))`` with ``theta = sqrt(lam * mu)``,
-    which decreases ``||x - D^T a||^2 + lam ||a||_0``.
+    ``a <- H_theta(a + mu D (x - D^T a))`` with ``theta = sqrt(alpha * mu)``,
+    which decreases ``||x - D^T a||^2 + alpha ||a||_0``.
 
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     dictionary : array-like of shape (n_components, n_features)
         Atoms as rows.
-    lam : float, default=0.5
+    alpha : float, default=0.5
+        l0 penalty (the seed's lambda).
     n_iter : int, default=10
     init : array-like of shape (n_samples, n_components), default=None
         Starting codes (zeros if None).
@@ -151,26 +152,26 @@ def iht(X, dictionary, *, lam=0.5, n_iter=10, init=None, step_size=None, tol=Non
     >>> import numpy as np
     >>> from skunroll.sparse_coding import iht
     >>> D = np.eye(4)
-    >>> iht(np.array([[2.0, 0.1, -3.0, 0.5]]), D, lam=1.0, n_iter=3)
+    >>> iht(np.array([[2.0, 0.1, -3.0, 0.5]]), D, alpha=1.0, n_iter=3)
     array([[ 2.,  0., -3.,  0.]])
     """
     B, S, step = _linear_parts(X, dictionary, step_size)
-    theta = np.sqrt(lam * step)
+    theta = np.sqrt(alpha * step)
     return _iterate(B, S, lambda U: np.where(np.abs(U) >= theta, U, 0.0), n_iter, init, tol)
 
 
-def m_sparse_iht(X, dictionary, *, n_nonzero=32, n_iter=10, init=None, step_size=None, tol=None):
+def m_sparse_iht(X, dictionary, *, n_nonzero_coefs=32, n_iter=10, init=None, step_size=None, tol=None):
     """M-sparse codes by iterative hard thresholding (seed eq. 10).
 
-    ``a <- H_M(a + mu D (x - D^T a))``, keeping the ``n_nonzero`` largest
+    ``a <- H_M(a + mu D (x - D^T a))``, keeping the ``n_nonzero_coefs`` largest
     magnitudes (ties to the lower index).
 
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     dictionary : array-like of shape (n_components, n_features)
-    n_nonzero : int, default=32
-        M.
+    n_nonzero_coefs : int, default=32
+        Nonzeros kept per code (the seed's M).
     n_iter : int, default=10
     init : array-like of shape (n_samples, n_components), default=None
     step_size : float, default=None
@@ -181,10 +182,10 @@ def m_sparse_iht(X, dictionary, *, n_nonzero=32, n_iter=10, init=None, step_size
     codes : ndarray of shape (n_samples, n_components)
     """
     B, S, step = _linear_parts(X, dictionary, step_size)
-    return _iterate(B, S, lambda U: keep_largest(U, n_nonzero), n_iter, init, tol)
+    return _iterate(B, S, lambda U: keep_largest(U, n_nonzero_coefs), n_iter, init, tol)
 
 
-def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alpha=None,
+def optimal_codes(X, dictionary, *, sparsity="l0", alpha=0.5, n_nonzero_coefs=32, l1_alpha=None,
                   max_iter=1000, tol=1e-6, step_size=None):
     """The paper's "optimal codes": l1 solution first, then IHT to convergence.
 
@@ -197,14 +198,14 @@ def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alp
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     dictionary : array-like of shape (n_components, n_features)
     sparsity : {"l0", "M", "l1"}, default="l0"
-        ``"l1"``: the lasso codes ``min_a 0.5 ||x - D^T a||^2 + lam ||a||_1``
+        ``"l1"``: the lasso codes ``min_a 0.5 ||x - D^T a||^2 + alpha ||a||_1``
         alone (ISTA to convergence), the targets of LISTA.
-    lam : float, default=0.5
-        l0 penalty (``sparsity="l0"``), l1 penalty (``sparsity="l1"``).
-    n_nonzero : int, default=32
-        M (``sparsity="M"``).
+    alpha : float, default=0.5
+        l0 penalty (``sparsity="l0"``, the seed's lambda), l1 penalty (``sparsity="l1"``).
+    n_nonzero_coefs : int, default=32
+        Nonzeros per code (``sparsity="M"``, the seed's M).
     l1_alpha : float, default=None
-        Penalty of the l1 start; ``sqrt(lam) / 2`` if None (half the
+        Penalty of the l1 start; ``sqrt(alpha) / 2`` if None (half the
         hard threshold at unit step).
     max_iter : int, default=1000
         Iterations at most, for each of the two phases.
@@ -222,13 +223,13 @@ def optimal_codes(X, dictionary, *, sparsity="l0", lam=0.5, n_nonzero=32, l1_alp
         ``max_iter`` iterations.
     """
     if sparsity == "l1":
-        return ista(X, dictionary, alpha=lam, n_iter=max_iter, step_size=step_size, tol=tol)
-    alpha = np.sqrt(lam) / 2 if l1_alpha is None else l1_alpha
-    start = ista(X, dictionary, alpha=alpha, n_iter=max_iter, step_size=step_size, tol=tol)
+        return ista(X, dictionary, alpha=alpha, n_iter=max_iter, step_size=step_size, tol=tol)
+    start_alpha = np.sqrt(alpha) / 2 if l1_alpha is None else l1_alpha
+    start = ista(X, dictionary, alpha=start_alpha, n_iter=max_iter, step_size=step_size, tol=tol)
     B, S, step = _linear_parts(X, dictionary, step_size)
     if sparsity == "l0":
-        theta = np.sqrt(lam * step)
+        theta = np.sqrt(alpha * step)
         return _iterate(B, S, lambda U: np.where(np.abs(U) >= theta, U, 0.0), max_iter, start,
                         tol, name="IHT (optimal_codes)")
-    return _iterate(B, S, lambda U: keep_largest(U, n_nonzero), max_iter,
-                    keep_largest(start, n_nonzero), tol, name="M-sparse IHT (optimal_codes)")
+    return _iterate(B, S, lambda U: keep_largest(U, n_nonzero_coefs), max_iter,
+                    keep_largest(start, n_nonzero_coefs), tol, name="M-sparse IHT (optimal_codes)")

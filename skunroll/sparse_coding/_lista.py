@@ -18,21 +18,21 @@ class LISTAEncoder(DeepL0Encoder):
     __doc__ = """Learned ISTA: unrolled soft thresholding trained to predict lasso codes.
 
     The network of :class:`DeepL0Encoder` with the soft threshold
-    ``sign(u) max(|u| - theta, 0)``: ``n_stages`` stages ``a <- h(W x + S a)``
+    ``sign(u) max(|u| - theta, 0)``: ``n_steps`` stages ``a <- h(W x + S a)``
     with ``W``, ``S`` and ``theta`` shared and learned, initialised as ISTA
-    (``W = mu D``, ``S = I - mu D D^T``, ``theta = lam mu``). ``fit(X)`` learns
+    (``W = mu D``, ``S = I - mu D D^T``, ``theta = alpha mu``). ``fit(X)`` learns
     ``D`` (unless given), computes the lasso codes
-    ``min_a 0.5 ||x - D^T a||^2 + lam ||a||_1`` of ``X`` (ISTA to
+    ``min_a 0.5 ||x - D^T a||^2 + alpha ||a||_1`` of ``X`` (ISTA to
     convergence) and trains the network to predict them (squared error), as
     Gregor and LeCun (2010) do; "tuned LISTA" is a baseline of Wang et al.
     (2016), Table 4.
 
     Parameters
     ----------
-""" + _parameter_docs("n_components") + """    lam : float, default=0.1
-        l1 penalty lambda of the target codes; thresholds start at
-        ``lam * step_size``.
-""" + _parameter_docs("n_stages", "dictionary", "step_size", "dictionary_max_iter") + """    {training_parameters}
+""" + _parameter_docs("n_components") + """    alpha : float, default=0.1
+        l1 penalty of the target codes; thresholds start at
+        ``alpha * step_size``.
+""" + _parameter_docs("n_steps", "dictionary", "step_size", "dictionary_max_iter") + """    {training_parameters}
 
     Attributes
     ----------
@@ -53,15 +53,15 @@ class LISTAEncoder(DeepL0Encoder):
     """
 
     # Fixed for LISTA: read by the shared network and target code.
-    sparsity, M = "l1", None
+    sparsity, n_nonzero_coefs = "l1", None
 
     _parameter_constraints = {
         **{name: constraint for name, constraint in DeepL0Encoder._parameter_constraints.items()
-           if name not in ("sparsity", "M", "sigma", "sigma_decay")},
-        "lam": [Interval(Real, 0, None, closed="neither")],
+           if name not in ("sparsity", "n_nonzero_coefs", "sigma", "sigma_decay")},
+        "alpha": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, n_components=128, *, lam=0.1, n_stages=2, dictionary=None,
+    def __init__(self, n_components=128, *, alpha=0.1, n_steps=2, dictionary=None,
                  step_size=None, dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3,
                  batch_size=128, max_epochs=50, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,

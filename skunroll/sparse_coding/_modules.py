@@ -64,37 +64,37 @@ class UnrolledThresholdingNetwork(nn.Module):
     recurrent : Tensor of shape (n_components, n_components)
         Initial ``S`` (``I - mu D D^T``).
     thresholds : Tensor of shape (n_components,) or None
-        Initial ``theta``: ``sqrt(lam mu)`` for IHT, ``lam mu`` for ISTA; None
+        Initial ``theta``: ``sqrt(alpha mu)`` for IHT, ``alpha mu`` for ISTA; None
         for ``shrinkage="top-m"``.
-    n_stages : int
+    n_steps : int
         K.
     shrinkage : {"hard", "soft", "top-m"}
         ``h``: hard thresholding (HELU, or HELU_sigma while training with a
         ``sigma``), soft thresholding, or max-M pooling.
-    n_nonzero : int or None
+    n_nonzero_coefs : int or None
         M, for ``shrinkage="top-m"``.
     """
 
-    def __init__(self, weight, recurrent, thresholds, n_stages, shrinkage, n_nonzero=None):
+    def __init__(self, weight, recurrent, thresholds, n_steps, shrinkage, n_nonzero_coefs=None):
         super().__init__()
         if shrinkage not in SHRINKAGES:
             raise ValueError(f"shrinkage={shrinkage!r} is not one of {list(SHRINKAGES)}.")
         if (shrinkage == "top-m") != (thresholds is None) or (
-                shrinkage == "top-m" and n_nonzero is None):
-            raise ValueError("Give thresholds for hard or soft thresholding, n_nonzero (and no "
-                             "thresholds) for top-m.")
+                shrinkage == "top-m" and n_nonzero_coefs is None):
+            raise ValueError("Give thresholds for hard or soft thresholding, n_nonzero_coefs "
+                             "(and no thresholds) for top-m.")
         self.weight = nn.Parameter(weight.clone())
         self.recurrent = nn.Parameter(recurrent.clone())
         self.thresholds = nn.Parameter(thresholds.clone()) if thresholds is not None else None
-        self.n_stages = n_stages
+        self.n_steps = n_steps
         self.shrinkage = shrinkage
-        self.n_nonzero = n_nonzero
+        self.n_nonzero_coefs = n_nonzero_coefs
         # sigma of HELU_sigma while training; None trains with the exact HELU.
         self.sigma = None
 
     def threshold(self, u):
         if self.shrinkage == "top-m":
-            return keep_top_m(u, self.n_nonzero)
+            return keep_top_m(u, self.n_nonzero_coefs)
         theta = self.thresholds.abs()
         if self.shrinkage == "soft":
             return soft_threshold(u, theta)
@@ -108,7 +108,7 @@ class UnrolledThresholdingNetwork(nn.Module):
     def forward(self, x):
         drive = x @ self.weight.T
         codes = self.threshold(drive)
-        for _ in range(self.n_stages - 1):
+        for _ in range(self.n_steps - 1):
             codes = self.threshold(drive + codes @ self.recurrent.T)
         return codes
 
@@ -118,20 +118,20 @@ class DeepL0Network(UnrolledThresholdingNetwork):
 
     Parameters
     ----------
-    weight, recurrent, n_stages
+    weight, recurrent, n_steps
         As for :class:`UnrolledThresholdingNetwork`.
     thresholds : Tensor of shape (n_components,) or None
-        Initial ``theta`` (``sqrt(lam mu)``); None for the M-sparse form.
-    n_nonzero : int or None
+        Initial ``theta`` (``sqrt(alpha mu)``); None for the M-sparse form.
+    n_nonzero_coefs : int or None
         M, for the M-sparse form.
     """
 
-    def __init__(self, weight, recurrent, thresholds, n_stages, n_nonzero=None):
-        if thresholds is None and n_nonzero is None:
-            raise ValueError("Give thresholds (l0 encoder) or n_nonzero (M-sparse encoder).")
-        super().__init__(weight, recurrent, thresholds, n_stages,
+    def __init__(self, weight, recurrent, thresholds, n_steps, n_nonzero_coefs=None):
+        if thresholds is None and n_nonzero_coefs is None:
+            raise ValueError("Give thresholds (l0 encoder) or n_nonzero_coefs (M-sparse encoder).")
+        super().__init__(weight, recurrent, thresholds, n_steps,
                          shrinkage="hard" if thresholds is not None else "top-m",
-                         n_nonzero=n_nonzero)
+                         n_nonzero_coefs=n_nonzero_coefs)
 
 
 class DeepL0ClassifierNetwork(nn.Module):
