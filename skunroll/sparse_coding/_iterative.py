@@ -160,7 +160,8 @@ def iht(X, dictionary, *, alpha=0.5, n_iter=10, init=None, step_size=None, tol=N
     return _iterate(B, S, lambda U: np.where(np.abs(U) >= theta, U, 0.0), n_iter, init, tol)
 
 
-def m_sparse_iht(X, dictionary, *, n_nonzero_coefs=32, n_iter=10, init=None, step_size=None, tol=None):
+def m_sparse_iht(X, dictionary, *, n_nonzero_coefs=32, n_iter=10, init=None, step_size=None,
+                 tol=None):
     """M-sparse codes by iterative hard thresholding (seed eq. 10).
 
     ``a <- H_M(a + mu D (x - D^T a))``, keeping the ``n_nonzero_coefs`` largest

@@ -32,7 +32,8 @@ class LISTAEncoder(DeepL0Encoder):
 """ + _parameter_docs("n_components") + """    alpha : float, default=0.1
         l1 penalty of the target codes; thresholds start at
         ``alpha * step_size``.
-""" + _parameter_docs("n_steps", "dictionary", "step_size", "dictionary_max_iter") + """    {training_parameters}
+""" + _parameter_docs("n_steps", "dictionary", "step_size", "dictionary_max_iter") + """\
+    {training_parameters}
 
     Attributes
     ----------

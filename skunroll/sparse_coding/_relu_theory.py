@@ -85,7 +85,7 @@ def data_coherence(X, max_samples=DATA_COHERENCE_SAMPLES):
     Y = Y.astype(np.float64) if sp.issparse(Y) else np.asarray(Y, dtype=np.float64)
     gram = Y @ Y.T
     squared_norms = np.asarray(gram.diagonal()).ravel()
-    sum_of_squares = float(gram.multiply(gram).sum()) if sp.issparse(gram) else float(np.sum(gram**2))
+    sum_of_squares = float(gram.multiply(gram).sum() if sp.issparse(gram) else np.sum(gram**2))
     mean_squared_norm = squared_norms.mean() if len(rows) else 0.0
     if len(rows) < 2 or mean_squared_norm == 0:
         return 0.0
