@@ -29,6 +29,8 @@ DECODER_DOC = """Decoder used by :meth:`inverse_transform` and :meth:`score`:
           (:func:`~skunroll.sensing.lasso_decode`);
         - ``"bpdn"``, ``"bpdn-pos"``: ``min ||x||_1 s.t. ||A x - y|| <= eps``,
           ``eps`` from ``noise_level`` (:func:`~skunroll.sensing.bpdn_decode`);
+        - ``"linear"`` (untrained measurements only): the least-norm solution
+          ``A^T (A A^T)^-1 y``, PCA's reconstruction for PCA's ``A``;
         - ``"auto"``: ``"l1-min-pos"`` when ``nonnegative`` else ``"l1-min"``.
 
         The ``-pos`` decoders add ``x >= 0`` and need ``nonnegative=True``."""
@@ -49,6 +51,17 @@ def with_decoder_docs(cls):
     cls.__doc__ = (cls.__doc__.replace("{decoder_doc}", DECODER_DOC)
                    .replace("{noise_level_doc}", NOISE_LEVEL_DOC))
     return cls
+
+
+def linear_decode(A, Y):
+    """The least-norm ``x`` with ``A x = y`` for each row: ``A^T (A A^T)^-1 y``.
+
+    For a matrix with orthonormal rows (PCA's) this is ``A^T y``, the
+    projection onto its row space.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    gram = A @ A.T
+    return np.linalg.lstsq(gram, np.asarray(Y, dtype=np.float64).T, rcond=None)[0].T @ A
 
 
 class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformerMixin):
@@ -100,6 +113,8 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
         decoder = self._check_decoder()
         if decoder == "unrolled":
             return self._decode_unrolled(Y)
+        if decoder == "linear":
+            return linear_decode(self.components_, Y)
         positive = decoder.endswith("-pos")
         options = {"positive": positive, "device": self.device, "n_jobs": self.n_jobs}
         if decoder in EXACT_DECODERS:
