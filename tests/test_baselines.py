@@ -117,3 +117,37 @@ def test_linear_decoder_is_the_least_norm_solution():
     est = GaussianMeasurement(5, nonnegative=False, decoder="linear", random_state=0).fit(
         np.zeros((1, 12)))
     np.testing.assert_allclose(est.inverse_transform(Y), linear_decode(est.components_, Y))
+
+
+def test_simple_ae_trains_its_measurements_and_decodes_with_l1_or_its_network():
+    from skunroll.sensing import SimpleAEEncoder
+
+    X = make_block_sparse(1200, 200, random_state=0)
+    train, test = X[:1000], X[1000:]
+    fit = dict(n_components=40, max_epochs=30, learning_rate=0.1, device="cpu", random_state=0)
+    ae = SimpleAEEncoder(**fit).fit(train)
+    assert ae.loss_curve_[-1] < 0.9 * ae.loss_curve_[0]
+    untrained = SimpleAEEncoder(**{**fit, "max_epochs": 1, "learning_rate": 1e-30}).fit(train)
+    assert not np.allclose(ae.components_, untrained.components_)
+    Y = ae.transform(test)
+    np.testing.assert_allclose(Y, test @ ae.components_.T, rtol=1e-6)
+    network = ae.set_params(decoder="network").inverse_transform(Y)
+    assert network.min() >= 0 and network.shape == (200, 200)
+    # The l1-min-pos decoding of its measurements is exact where the LP recovers x,
+    # and better than its own network decoder.
+    l1 = ae.set_params(decoder="auto").inverse_transform(Y)
+    assert np.mean((l1 - test.toarray()) ** 2) < np.mean((network - test.toarray()) ** 2)
+
+
+def test_mlp_autoencoder_codes_and_reconstructions():
+    from skunroll.sensing import MLPAutoencoder
+
+    X = make_block_sparse(1200, 100, random_state=0)
+    ae = MLPAutoencoder(10, hidden_size=50, max_epochs=20, device="cpu", random_state=0).fit(X)
+    assert ae.loss_curve_[-1] < 0.7 * ae.loss_curve_[0]
+    codes = ae.transform(X[:50])
+    reconstruction = ae.inverse_transform(codes)
+    assert codes.shape == (50, 10) and reconstruction.min() >= 0
+    expected = -np.mean(np.sum((X[:50].toarray() - reconstruction) ** 2, axis=1))
+    assert ae.score(X[:50]) == pytest.approx(expected)
+    assert ae.get_feature_names_out()[0] == "mlpautoencoder0"

@@ -7,6 +7,7 @@ from ._baselines import (
     PartialFourierMeasurement,
     PCAMeasurement,
 )
+from ._autoencoders import MLPAutoencoder, SimpleAEEncoder
 from ._base import linear_decode
 from ._cosamp import model_cosamp_decode
 from ._decoders import bpdn_decode, l1_min_decode, lasso_decode, noise_alpha, noise_eps
@@ -18,9 +19,11 @@ __all__ = [
     "L1AEEncoder",
     "L1AENetwork",
     "LBCSMeasurement",
+    "MLPAutoencoder",
     "ModelBasedCoSaMP",
     "PCAMeasurement",
     "PartialFourierMeasurement",
+    "SimpleAEEncoder",
     "bpdn_decode",
     "l1_min_decode",
     "lasso_decode",

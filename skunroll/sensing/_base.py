@@ -111,8 +111,8 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
 
     def _decode(self, Y):
         decoder = self._check_decoder()
-        if decoder == "unrolled":
-            return self._decode_unrolled(Y)
+        if decoder in ("unrolled", "network"):
+            return self._decode_network(Y)
         if decoder == "linear":
             return linear_decode(self.components_, Y)
         positive = decoder.endswith("-pos")
@@ -152,8 +152,9 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
         (``"l1-min"``, ``"l1-min-pos"``: LPs in float64 solved as the
         ``solver`` parameter says), the lasso or BPDN for noisy measurements
         (``"lasso"``, ``"bpdn"`` and their ``-pos`` forms, at the
-        ``noise_level``), or, for trained estimators, ``"unrolled"`` (in the
-        dtype of ``X``). Measurements rounded to float32 cannot be recovered
+        ``noise_level``), the least-norm ``"linear"`` solution (untrained
+        measurements), or the trained estimator's own decoder network
+        (``"unrolled"``, ``"network"``; in the dtype of ``X``). Measurements rounded to float32 cannot be recovered
         to 1e-10: measure float64 data for exact recovery, or decode float32
         measurements with a noise-aware decoder.
 

@@ -294,5 +294,5 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         }
 
     # ------------------------------------------------------------- decoding
-    def _decode_unrolled(self, Y):
+    def _decode_network(self, Y):
         return self._forward(Y, self.components_.shape[1], method="decode", dtype=Y.dtype)

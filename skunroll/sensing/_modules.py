@@ -101,3 +101,60 @@ class L1AENetwork(nn.Module):
 
     def forward(self, x):
         return self.decode(self.encode(x))
+
+
+class LinearReLUAutoencoder(nn.Module):
+    """The l1-AE paper's "simple AE": ``y = x W_e``, ``x_hat = ReLU(y W_d)``, no biases.
+
+    Parameters
+    ----------
+    encoder_weight : Tensor of shape (n_features, n_components)
+        ``W_e``; the measurement matrix is its transpose.
+    decoder_weight : Tensor of shape (n_components, n_features)
+    """
+
+    def __init__(self, encoder_weight, decoder_weight):
+        super().__init__()
+        self.weight = nn.Parameter(encoder_weight.clone())
+        self.decoder_weight = nn.Parameter(decoder_weight.clone())
+
+    def encode(self, x):
+        return x @ self.weight
+
+    def decode(self, y):
+        return torch.relu(y @ self.decoder_weight)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+class FeedForwardAutoencoder(nn.Module):
+    """A 4-layer ReLU autoencoder: ``d -> h -> m`` and ``m -> h -> d`` (ReLU hidden layers).
+
+    Parameters
+    ----------
+    n_features, n_components, hidden_size : int
+    nonnegative : bool, default=True
+        Clip the reconstruction at 0 in eval mode. Training sees the linear
+        output: trained through a final ReLU, the output units whose
+        pre-activation turns negative get no gradient and the network
+        stalls at reconstructing the mean.
+    """
+
+    def __init__(self, n_features, n_components, hidden_size, nonnegative=True):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(n_features, hidden_size), nn.ReLU(),
+                                     nn.Linear(hidden_size, n_components))
+        self.decoder = nn.Sequential(nn.Linear(n_components, hidden_size), nn.ReLU(),
+                                     nn.Linear(hidden_size, n_features))
+        self.nonnegative = nonnegative
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, y):
+        x = self.decoder(y)
+        return torch.relu(x) if self.nonnegative and not self.training else x
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
