@@ -44,13 +44,13 @@ import torch
 from sklearn.decomposition import DictionaryLearning, MiniBatchDictionaryLearning
 from sklearn.exceptions import ConvergenceWarning
 
+from skunroll._reproduce_relu_ae import gradient, landscape, plot
 from skunroll.datasets import make_nonnegative_sparse_code
 from skunroll.metrics import dictionary_recovery_error, support_precision_recall
 from skunroll.sparse_coding import (
     ReLUDictionaryAutoencoder,
     auto_bias,
     data_coherence,
-    relu_autoencoder_loss,
     support_bias_scale,
 )
 
@@ -112,67 +112,6 @@ def recovery(sizes, n_samples, seed):
     return rows
 
 
-def mean_gradient_column_norms(W, Y, bias):
-    """Mean atom-wise norm of the gradient, plain and tangent to the unit spheres."""
-    W = W.clone().requires_grad_(True)
-    loss = relu_autoencoder_loss(W, Y, bias)
-    (grad,) = torch.autograd.grad(loss, W)
-    W = W.detach()
-    tangent = grad - (grad * W).sum(dim=1, keepdim=True) * W / (W * W).sum(dim=1, keepdim=True)
-    return float(grad.norm(dim=1).mean()), float(tangent.norm(dim=1).mean())
-
-
-def columnwise_perturbation(D, delta, generator):
-    noise = torch.randn(D.shape, generator=generator, dtype=D.dtype)
-    W = D + delta * noise / noise.norm(dim=1, keepdim=True)
-    return W / W.norm(dim=1, keepdim=True)
-
-
-def gradient(hs, deltas, n_samples, n_draws, seed):
-    rows = []
-    generator = torch.Generator().manual_seed(seed)
-    for h in hs:
-        n = h // 2
-        Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
-        bias = auto_bias(Y, 1 / np.sqrt(n), scale=support_bias_scale(h))
-        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
-        plain, tangent = mean_gradient_column_norms(Dt, Yt, bias)
-        row = {"h": h, "n": n, "bias": bias, "plain": {"at_truth": plain},
-               "tangent": {"at_truth": tangent}}
-        for delta in deltas:
-            norms = np.array([
-                mean_gradient_column_norms(columnwise_perturbation(Dt, delta, generator), Yt, bias)
-                for _ in range(n_draws)])
-            row["plain"][str(delta)], row["tangent"][str(delta)] = norms.mean(axis=0).tolist()
-        rows.append(row)
-        for kind in ("plain", "tangent"):
-            print(f"gradient ({kind}) h={h} n={n}: "
-                  + ", ".join(f"{key}: {value:.4g}" for key, value in row[kind].items()),
-                  flush=True)
-    return rows
-
-
-def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5):
-    curves = []
-    generator = torch.Generator().manual_seed(seed)
-    ts = np.linspace(-radius, radius, steps)
-    for size in sizes:
-        n, h = (int(v) for v in size.split("x"))
-        Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
-        bias = auto_bias(Y, data_coherence(Y))  # the "auto" threshold
-        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
-        for _ in range(n_directions):
-            direction = torch.randn(Dt.shape, generator=generator, dtype=Dt.dtype)
-            direction /= direction.norm(dim=1, keepdim=True)  # unit change per atom
-            losses = [float(relu_autoencoder_loss(Dt + t * direction, Yt, bias)) for t in ts]
-            curves.append({"size": size, "t": ts.tolist(), "loss": losses,
-                           "argmin_t": float(ts[int(np.argmin(losses))])})
-        worst = max(abs(c["argmin_t"]) for c in curves if c["size"] == size)
-        print(f"landscape {size}: largest |t| of a minimum along {n_directions} directions: "
-              f"{worst:.3f} (grid step {ts[1] - ts[0]:.3f})", flush=True)
-    return curves
-
-
 def support(sizes, n_samples, seed):
     rows = []
     for size in sizes:
@@ -212,40 +151,6 @@ def bias_sweep(sizes, n_samples, seed, scales=(0.8, 1.0, 1.2, 1.4, 1.6)):
     return rows
 
 
-def plot(results):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if "gradient" in results:
-        rows = results["gradient"]
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-        hs = [r["h"] for r in rows]
-        for ax, kind in zip(axes, ("plain", "tangent")):
-            for key in rows[0][kind]:
-                label = "W = A*" if key == "at_truth" else f"delta = {key}"
-                ax.loglog(hs, [r[kind][key] for r in rows], marker="o", label=label)
-            ax.set_xlabel("h (n = h / 2)")
-            ax.set_title(f"{kind} gradient")
-        axes[0].set_ylabel("mean column norm of the gradient")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(RESULTS / "relu_autoencoder_gradient_norm.png", dpi=120)
-    if "landscape" in results:
-        sizes = results["landscape_order"]
-        fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes), 3.5), squeeze=False)
-        for ax, size in zip(axes[0], sizes):
-            for curve in (c for c in results["landscape"] if c["size"] == size):
-                ax.plot(curve["t"], curve["loss"], lw=1)
-            ax.axvline(0, color="k", lw=0.5)
-            ax.set_title(f"n x h = {size}")
-            ax.set_xlabel("t (W = A* + t * direction)")
-        axes[0][0].set_ylabel("squared loss")
-        fig.tight_layout()
-        fig.savefig(RESULTS / "relu_autoencoder_loss_landscape.png", dpi=120)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+",
@@ -278,7 +183,7 @@ def main():
     if "bias" in args.parts:
         results["bias"] = bias_sweep(args.bias_sizes, args.n_samples, args.seed)
     path.write_text(json.dumps(results, indent=1))
-    plot(results)
+    plot(results, RESULTS)
 
 
 if __name__ == "__main__":

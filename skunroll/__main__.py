@@ -1,8 +1,10 @@
 """Command line: ``python -m skunroll`` (or ``skunroll``).
 
-Runs the main experiment on built-in data: learned (l1-AE) vs Gaussian
-measurements on the synthetic data of Wu et al. (ICML 2019), both decoded by
-exact l1-min-pos, and prints the exact-recovery table.
+``python -m skunroll [options]`` runs the main experiment on built-in data:
+learned (l1-AE) vs Gaussian measurements on the synthetic data of Wu et al.
+(ICML 2019), both decoded by exact l1-min-pos, and prints the exact-recovery
+table. ``python -m skunroll reproduce PAPER [--quick] [--out DIR]`` runs a
+paper's whole comparison with its baselines, next to the paper's figures.
 """
 
 import argparse
@@ -12,7 +14,41 @@ from . import __version__
 from ._reproduce import DATASETS, HEADER, format_row, recovery_table
 
 
+REPRODUCTIONS = {
+    "l1ae": "Wu et al., ICML 2019: l1-AE and every baseline of its comparison",
+    "relu-ae": "Rangamani et al., ISIT 2018: gradient norms near A* (Table 1), loss landscape",
+    "sketch": "Indyk et al., NeurIPS 2019 and Li et al., ICLR 2023: learned vs random sketches",
+    "xml": "Wu et al., ICML 2019, section 6: compressed labels vs one-vs-rest, ridge, kNN",
+}
+
+
+def reproduce(argv):
+    parser = argparse.ArgumentParser(
+        prog="skunroll reproduce",
+        description="Reproduce a paper's comparison, with its baselines, next to its figures.",
+    )
+    parser.add_argument("paper", choices=sorted(REPRODUCTIONS),
+                        help="; ".join(f"{k}: {v}" for k, v in REPRODUCTIONS.items()))
+    parser.add_argument("--quick", action="store_true",
+                        help="a small version that runs in about a minute")
+    parser.add_argument("--out", default=None,
+                        help="folder for the results (JSON, Markdown table, PNG plots)")
+    parser.add_argument("--data", nargs="+", default=None,
+                        help="data sets (default: the paper's; l1ae: synthetic1 synthetic2 "
+                        "power-law, sketch: video faces, xml: yeast synthetic-xml)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from . import _reproduce_l1ae, _reproduce_relu_ae, _reproduce_sketch, _reproduce_xml
+
+    runs = {"l1ae": _reproduce_l1ae.main, "relu-ae": _reproduce_relu_ae.main,
+            "sketch": _reproduce_sketch.main, "xml": _reproduce_xml.main}
+    return runs[args.paper](args)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["reproduce"]:
+        return reproduce(argv[1:])
     parser = argparse.ArgumentParser(
         prog="skunroll",
         description="Learned vs Gaussian compressed-sensing measurements on synthetic sparse "
@@ -46,7 +82,8 @@ def main(argv=None):
     print(HEADER, flush=True)
     recovery_table(
         args.dataset, args.n_components, n_samples=args.n_samples, n_test=args.n_test,
-        max_epochs=args.max_epochs or "auto", recipe=args.recipe, n_jobs=args.n_jobs, sweep_n_jobs=args.sweep_jobs,
+        max_epochs=args.max_epochs or "auto", recipe=args.recipe, n_jobs=args.n_jobs,
+        sweep_n_jobs=args.sweep_jobs,
         device=args.device,
         random_state=args.seed, verbose=args.verbose,
         log=lambda row: print(format_row(row), flush=True),

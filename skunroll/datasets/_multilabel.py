@@ -1,9 +1,10 @@
-"""Multi-label data: the Extreme Classification Repository format and Yeast."""
+"""Multi-label data: the Extreme Classification Repository format, Yeast, a synthetic XML set."""
 
 import os
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 
 def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float64):
@@ -113,3 +114,54 @@ def load_yeast():
     Y = np.array([[bool(labels[name]) for name in label_names] for _, labels in rows],
                  dtype=np.int8)
     return X, Y
+
+
+def make_linear_xml(n_samples=6000, n_features=300, n_labels=2000, n_per_sample=4, noise=0.5,
+                    random_state=0):
+    """A synthetic extreme multi-label set: power-law labels, features from label prototypes.
+
+    Label j is drawn with probability proportional to 1 / (j + 10) (a long
+    tail, as in XML data; the label columns are shuffled at the end, so an
+    index says nothing about a label's frequency), ``n_per_sample`` distinct
+    labels per sample; each of the first ``n_labels // 2`` samples carries
+    two labels of its own, so that every label occurs early at least once.
+    ``X = normalize(Y P + noise * G)`` with Gaussian prototypes ``P`` and
+    noise ``G``.
+
+    Parameters
+    ----------
+    n_samples : int, default=6000
+    n_features : int, default=300
+    n_labels : int, default=2000
+    n_per_sample : int, default=4
+    noise : float, default=0.5
+    random_state : int, default=0
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels), int8
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_linear_xml
+    >>> X, Y = make_linear_xml(n_samples=300, n_labels=100, random_state=0)
+    >>> X.shape, Y.shape, int(Y.sum(axis=1).max())
+    ((300, 300), (300, 100), 4)
+    """
+    rng = np.random.RandomState(random_state)
+    weights = 1.0 / (np.arange(n_labels) + 10)
+    rows, columns = [], []
+    for i in range(n_samples):
+        labels = set(rng.choice(n_labels, n_per_sample, replace=False, p=weights / weights.sum()))
+        if i < n_labels // 2:  # every label in the training part at least once
+            labels = set(list(labels)[: n_per_sample - 2]) | {2 * i, 2 * i + 1}
+        rows.extend([i] * len(labels))
+        columns.extend(labels)
+    Y = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, columns)),
+                      shape=(n_samples, n_labels))
+    prototypes = rng.normal(size=(n_labels, n_features))
+    X = Y.astype(np.float64) @ prototypes + noise * rng.normal(size=(n_samples, n_features))
+    # Shuffle the label columns: the label index says nothing about its frequency, so
+    # ties broken towards the lower index (LP decoders give many zero scores) earn nothing.
+    return normalize(X), Y[:, rng.permutation(n_labels)]

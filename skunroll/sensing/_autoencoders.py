@@ -1,8 +1,10 @@
 """The l1-AE paper's autoencoder baselines: the simple AE (+ l1-min) and a 4-layer ReLU AE."""
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -60,6 +62,10 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
         The learned measurement matrix A.
     decoder_weights_ : ndarray of shape (n_components, n_features)
         The trained decoder's weights ``W_d``.
+    data_scale_ : float
+        Mean squared norm of the training rows; SGD steps by
+        ``learning_rate / data_scale_`` (the same trajectory at any scale of
+        the data, ``learning_rate`` itself for unit-norm rows).
     {training_attributes}
 
     See Also
@@ -99,10 +105,21 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
         self._set_init_arguments(locals())
 
     def _fit(self, X, y=None):
-        X = self._validate_X(X, reset=not self._is_warm())
+        X = as_csr_or_array(self._validate_X(X, reset=not self._is_warm()))
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        return self._train(as_csr_or_array(X))
+        squared_norms = (np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X)
+                         else np.einsum("ij,ij->i", X, X))
+        mean_squared_norm = float(squared_norms.mean())
+        self.data_scale_ = mean_squared_norm if mean_squared_norm > 0 else 1.0
+        return self._train(X)
+
+    def _training_plan(self, n_train):
+        # The model is positively homogeneous in x, so its gradients grow with
+        # ||x||^2: dividing the step by the data's mean squared norm makes SGD
+        # behave the same at any scale (unchanged for unit-norm rows, the paper's).
+        plan = super()._training_plan(n_train)
+        return replace(plan, learning_rate=plan.learning_rate / self.data_scale_)
 
     def _structure(self):
         return {"n_components": self.n_components}

@@ -1,0 +1,74 @@
+"""``python -m skunroll reproduce``: the quick versions run and say what they measured."""
+
+import json
+
+import pytest
+
+from skunroll.__main__ import main
+from skunroll._reproduce_l1ae import OURS, measurements_needed, summary
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_reproduce_l1ae_quick(tmp_path, capsys):
+    assert main(["reproduce", "l1ae", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "l1ae.json").read_text())
+    methods = {row["method"] for row in rows}
+    assert len(methods) == 10 and {row["m"] for row in rows} == {10, 20}
+    exact = {row["method"]: row["exact"] for row in rows if row["m"] == 20}
+    # Measured, not formatted: model-based CoSaMP uses the block structure that
+    # plain l1-min cannot, and PCA alone never reconstructs a vector exactly.
+    assert exact["Gaussian + CoSaMP-pos"] > 0.5 > exact["Gaussian + l1-min-pos"]
+    assert exact["PCA"] == 0.0
+    assert exact[OURS] > exact["Gaussian + l1-min-pos"]
+    # The paper's figures printed beside ours, with the ratio.
+    assert "| l1-AE + l1-min-pos |" in out and "96.4%" in out and "paper: exact" in out
+    assert (tmp_path / "l1ae.md").read_text().startswith("### synthetic1")
+    matplotlib = pytest.importorskip("matplotlib")
+    assert matplotlib and (tmp_path / "l1ae_synthetic1.png").stat().st_size > 0
+
+
+def test_measurement_factor_against_the_best_baseline():
+    rows = [{"data": "d", "m": m, "method": method, "exact": exact, "rmse": 0.0}
+            for method, curve in {OURS: [0.5, 0.96, 1.0], "Gaussian + CoSaMP-pos": [0.0, 0.8, 0.97],
+                                  "PCA": [0.0, 0.0, 0.0]}.items()
+            for m, exact in zip([10, 20, 30], curve)]
+    assert measurements_needed(rows, OURS, "d") == 20
+    assert measurements_needed(rows, "PCA", "d") is None
+    assert "best baseline (Gaussian + CoSaMP-pos) m = 30: 1.50x fewer" in summary(rows)
+
+
+def test_reproduce_relu_ae_quick(tmp_path, capsys):
+    assert main(["reproduce", "relu-ae", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    results = json.loads((tmp_path / "relu_ae.json").read_text())
+    at_truth = [row["plain"]["at_truth"] for row in results["gradient"]]
+    # Theorem 3.2 in small: the gradient at A* falls as h grows.
+    assert at_truth[1] < at_truth[0]
+    # A* is (close to) a minimum along every random direction.
+    assert max(abs(curve["argmin_t"]) for curve in results["landscape"]) <= 0.1
+    assert "/ 0.0137 =" in out  # the paper's Table 1 value beside ours
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_reproduce_sketch_quick(tmp_path, capsys):
+    assert main(["reproduce", "sketch", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "sketch.json").read_text())
+    ratio = {row["sketch"]: row["ratio_to_random"] for row in rows}
+    assert ratio["random CountSketch"] == 1.0 and len(ratio) == 6
+    # On frames of one scene, learned values beat a random hash.
+    assert ratio["learned (IVY)"] < 0.5
+    assert "seed Table 1, (10, 20): learned 0.042-0.369x" in out
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_reproduce_xml_quick(tmp_path, capsys):
+    assert main(["reproduce", "xml", "--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "xml.json").read_text())
+    p_at_1 = {(row["method"], row["m"]): row["P@1"] for row in results["synthetic-xml"]}
+    # The exact decoders beat A^T z on the same embedding; every compressed model
+    # is far above chance (4 labels of 200).
+    assert p_at_1["Gaussian, LP", 20] > p_at_1["Gaussian, linear", 20]
+    assert min(value for (method, m), value in p_at_1.items() if m is not None) > 0.5
+    assert "Best P@1 per family" in capsys.readouterr().out
