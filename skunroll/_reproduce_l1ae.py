@@ -1,4 +1,4 @@
-"""``python -m skunroll reproduce l1ae``: Wu et al. (ICML 2019), every method of its comparison.
+"""``python -m skunroll reproduce l1ae``: Wu et al. (ICML 2019), every method it compares.
 
 On the paper's synthetic data (Synthetic1: one block of 10 in d = 1,000;
 Synthetic2: two blocks of 5; power-law, 10 nonzeros on average; rows of unit

@@ -1,4 +1,4 @@
-"""``python -m skunroll reproduce relu-ae``: Rangamani et al. (ISIT 2018), Table 1 and Figures 1, 3, 5.
+"""``python -m skunroll reproduce relu-ae``: Rangamani et al. (ISIT 2018), Table 1, Figures 1/3/5.
 
 On data from the paper's model (``make_nonnegative_sparse_code``: h Gaussian
 unit-norm atoms in R^n, n = h / 2, codes with round(h^0.3) nonzeros uniform

@@ -1,4 +1,4 @@
-"""``python -m skunroll reproduce sketch``: Indyk, Vakilian, Yuan (NeurIPS 2019) and Li et al. (ICLR 2023).
+"""``python -m skunroll reproduce sketch``: Indyk et al. (NeurIPS 2019), Li et al. (ICLR 2023).
 
 The seed's table (k = 10, m = 20: learned vs random CountSketch, and the mixed
 sketches) and the ICLR 2023 comparison at (k, m) = (20, 40) (learned positions

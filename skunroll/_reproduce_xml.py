@@ -1,4 +1,4 @@
-"""``python -m skunroll reproduce xml``: compressed labels (Wu et al., ICML 2019, section 6) vs XML baselines.
+"""``python -m skunroll reproduce xml``: compressed labels (Wu et al., 2019) vs XML baselines.
 
 Multi-label classification through a compressed label space
 (:class:`~skunroll.multilabel.CompressedLabelClassifier`, Ridge regressor)

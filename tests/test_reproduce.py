@@ -72,3 +72,15 @@ def test_reproduce_xml_quick(tmp_path, capsys):
     assert p_at_1["Gaussian, LP", 20] > p_at_1["Gaussian, linear", 20]
     assert min(value for (method, m), value in p_at_1.items() if m is not None) > 0.5
     assert "Best P@1 per family" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_reproduce_deep_l0_quick(tmp_path, capsys):
+    assert main(["reproduce", "deep-l0", "--quick", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "deep_l0.json").read_text())
+    error = {(row["sparsity"], row["method"]): row["error"] for row in rows}
+    # More iterations get closer, and the optimal codes' own start is far closer than zero.
+    for sparsity in ("l0", "M"):
+        assert error[sparsity, "IHT-10"] < error[sparsity, "IHT-2"]
+        assert error[sparsity, "IHT-10 from l1"] < 0.7 * error[sparsity, "IHT-10"]
+    assert "Table 3" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Model-based CoSaMP (Baraniuk, Cevher, Duarte, Hegde, 2010): the l1-AE paper's strongest baseline.
+"""Model-based CoSaMP (Baraniuk et al., 2010): the l1-AE paper's strongest baseline.
 
 CoSaMP recovers a sparse ``x`` from ``y = A x`` by repeating: correlate the
 residual with the columns, merge the support of its best 2K-term model
