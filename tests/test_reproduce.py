@@ -77,10 +77,13 @@ def test_reproduce_xml_quick(tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_reproduce_deep_l0_quick(tmp_path, capsys):
     assert main(["reproduce", "deep-l0", "--quick", "--out", str(tmp_path)]) == 0
-    rows = json.loads((tmp_path / "deep_l0.json").read_text())
-    error = {(row["sparsity"], row["method"]): row["error"] for row in rows}
+    results = json.loads((tmp_path / "deep_l0.json").read_text())
+    error = {(row["sparsity"], row["method"]): row["error"] for row in results["codes"]}
     # More iterations get closer, and the optimal codes' own start is far closer than zero.
     for sparsity in ("l0", "M"):
         assert error[sparsity, "IHT-10"] < error[sparsity, "IHT-2"]
         assert error[sparsity, "IHT-10 from l1"] < 0.7 * error[sparsity, "IHT-10"]
-    assert "Table 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Table 3" in out and "Table 4" in out
+    classification = {row["method"]: row["error"] for row in results["classification"]}
+    assert len(classification) == 6 and max(classification.values()) < 30  # 10 classes: 90% is chance

@@ -327,6 +327,9 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     The encoder of :class:`DeepL0Encoder` (initialised the same way from a
     dictionary learned on ``X`` or given) followed by a linear layer, trained
     with the cross-entropy loss, as the paper's classification experiments.
+    ``sparsity="l1"`` gives the network soft thresholds (started at
+    ``alpha * step_size``, as ISTA): the paper's "tuned LISTA" baseline
+    (Table 4), a LISTA encoder tuned with the softmax loss.
 
     Parameters
     ----------""" + _SHARED_DOC + """
@@ -354,6 +357,12 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     """
 
     _target_dtype = torch.long
+
+    _parameter_constraints = {
+        **_DeepL0Base._parameter_constraints,
+        # "l1": soft thresholds, the paper's "tuned LISTA" baseline of Table 4.
+        "sparsity": [StrOptions({"l0", "M", "l1"})],
+    }
 
 
     def _fit(self, X, y):
