@@ -1,7 +1,9 @@
 """The l1-AE recovery experiment of Wu et al. (ICML 2019), shared by the CLI and benchmarks."""
 
+import json
 import time
 import warnings
+from pathlib import Path
 
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
@@ -81,3 +83,29 @@ def format_row(row):
 
 HEADER = ("   m  l1AE exact  l1AE rmse  Gaus exact  Gaus rmse  epochs  train s\n"
           "   (both decoded by l1-min-pos; exact = ||x_hat - x||_2 < 1e-10)")
+
+
+def save_results(out, stem, results, text):
+    """Write ``results`` as ``stem.json`` and ``text`` as ``stem.md`` in ``out`` (if given).
+
+    Returns the folder (a Path), or None when ``out`` is None.
+    """
+    if out is None:
+        return None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{stem}.md").write_text(text + "\n")
+    return out
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or None without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

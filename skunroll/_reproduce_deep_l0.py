@@ -16,14 +16,13 @@ paper's values. ``--quick``: the 8 x 8 digits of scikit-learn, p = 64 (and 32
 for Table 4), short training.
 """
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
+from ._reproduce import save_results
 from .metrics import normalized_code_error, support_error
 from .sparse_coding import DeepL0Encoder, iht, ista, m_sparse_iht
 
@@ -212,10 +211,5 @@ def main(args):
         classification = table4(list(PAPER_P), seed=args.seed)
     text = summary(rows) + "\n\n" + table4_summary(classification)
     print(text)
-    if args.out is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "deep_l0.json").write_text(json.dumps({"codes": rows, "classification":
-                                                      classification}, indent=1))
-        (out / "deep_l0.md").write_text(text + "\n")
+    save_results(args.out, "deep_l0", {"codes": rows, "classification": classification}, text)
     return 0

@@ -21,7 +21,6 @@ matplotlib). ``--quick`` runs a small version (Synthetic1, 3,000 rows,
 m = 10 and 20, short training) in about a minute.
 """
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ._reproduce import pyplot, save_results
 from .datasets import make_block_sparse, make_power_law_sparse
 from .exceptions import DecodingWarning
 from .metrics import exact_recovery_fraction, recovery_rmse
@@ -204,12 +204,8 @@ def summary(rows, target=0.95):
 
 def plot(rows, out_dir):
     """One PNG per data set: exact recovery vs m for every method (needs matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     paths = []
     for data in dict.fromkeys(row["data"] for row in rows):
@@ -234,11 +230,8 @@ def main(args):
     rows = run(args.data, quick=args.quick, random_state=args.seed)
     text = summary(rows)
     print(text)
-    if args.out is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "l1ae.json").write_text(json.dumps(rows, indent=1))
-        (out / "l1ae.md").write_text(text + "\n")
+    out = save_results(args.out, "l1ae", rows, text)
+    if out is not None:
         for path in plot(rows, out):
             print(f"saved {path}")
     return 0

@@ -17,12 +17,12 @@ Plots are saved as PNG (with matplotlib). ``--quick``: h = 128, 256, fewer
 signals and directions, in seconds.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._reproduce import save_results
 from .datasets import make_nonnegative_sparse_code
 from .sparse_coding import auto_bias, data_coherence, relu_autoencoder_loss, support_bias_scale
 
@@ -173,12 +173,9 @@ def main(args):
     curves = landscape(sizes, n_samples, n_directions, args.seed, steps=steps)
     text = summary(rows, curves)
     print(text)
-    if args.out is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        results = {"gradient": rows, "landscape": curves, "landscape_order": sizes}
-        (out / "relu_ae.json").write_text(json.dumps(results, indent=1))
-        (out / "relu_ae.md").write_text(text + "\n")
+    results = {"gradient": rows, "landscape": curves, "landscape_order": sizes}
+    out = save_results(args.out, "relu_ae", results, text)
+    if out is not None:
         try:
             plot(results, out)
             print(f"saved {out / 'relu_autoencoder_gradient_norm.png'}, "

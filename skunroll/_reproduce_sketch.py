@@ -12,7 +12,6 @@ next to the papers' ratios. ``--quick`` runs on synthetic "frames"
 (:func:`~skunroll.datasets.make_low_rank_family`) with short training.
 """
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ._reproduce import pyplot, save_results
 from .datasets import make_low_rank_family
 from .sketching import LearnedSketchLowRank
 
@@ -114,12 +114,8 @@ def summary(rows):
 
 
 def plot(rows, out_dir):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     keys = list(dict.fromkeys((row["data"], row["k"], row["m"]) for row in rows))
     sketches = list(dict.fromkeys(row["sketch"] for row in rows))
@@ -148,11 +144,8 @@ def main(args):
     rows = run(data_sets, pairs, quick=args.quick, seed=args.seed)
     text = summary(rows)
     print(text)
-    if args.out is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sketch.json").write_text(json.dumps(rows, indent=1))
-        (out / "sketch.md").write_text(text + "\n")
+    out = save_results(args.out, "sketch", rows, text)
+    if out is not None:
         for path in plot(rows, out):
             print(f"saved {path}")
     return 0

@@ -15,10 +15,8 @@ claim to check is that learned compression matches or beats SLEEC-like
 baselines. ``--quick``: 200 labels, 1,500 samples, one m.
 """
 
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +27,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+from ._reproduce import save_results
 from .datasets import load_yeast, make_linear_xml
 from .exceptions import DecodingWarning
 from .metrics import precision_at_k
@@ -185,9 +184,5 @@ def main(args):
         results[name] = run(name, split, ms, lp_max_m=100, **options)
     text = summary(results)
     print(text)
-    if args.out is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "xml.json").write_text(json.dumps(results, indent=1))
-        (out / "xml.md").write_text(text + "\n")
+    save_results(args.out, "xml", results, text)
     return 0
