@@ -235,12 +235,3 @@ def main(args):
         for path in plot(rows, out):
             print(f"saved {path}")
     return 0
-
-
-def numbers_match_paper_ordering(rows, data="synthetic1", m=20):
-    """The paper's ordering at (data, m): l1-AE > CoSaMP pos > simple AE > Gaussian ~ PCA + l1."""
-    exact = {row["method"]: row["exact"] for row in rows if row["data"] == data and row["m"] == m}
-    return bool(exact[OURS] > exact["Gaussian + CoSaMP-pos"] > exact["simple AE + l1-min-pos"]
-                > max(exact["Gaussian + l1-min-pos"], exact["PCA + l1-min-pos"]) - 1e-12
-                and np.isclose(exact["Gaussian + l1-min-pos"], exact["PCA + l1-min-pos"],
-                               atol=0.05))

@@ -7,10 +7,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..utils._linalg import squared_frobenius
 from ..utils._mixins import DtypePreservingTransformerMixin
 from ..utils._validation import as_csr_or_array, check_inverse_input, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
@@ -108,9 +110,7 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
         X = as_csr_or_array(self._validate_X(X, reset=not self._is_warm()))
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        squared_norms = (np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X)
-                         else np.einsum("ij,ij->i", X, X))
-        mean_squared_norm = float(squared_norms.mean())
+        mean_squared_norm = squared_frobenius(X) / X.shape[0]
         self.data_scale_ = mean_squared_norm if mean_squared_norm > 0 else 1.0
         return self._train(X)
 
@@ -297,9 +297,14 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformer
         """
         check_is_fitted(self)
         X = as_csr_or_array(self._validate_X(X, reset=False))
-        reconstruction = self.inverse_transform(self.transform(X))
-        dense = X.toarray() if hasattr(X, "toarray") else X
-        return -float(np.mean(np.sum((dense - reconstruction) ** 2, axis=1)))
+        total = 0.0
+        # Row chunks: only one chunk of a sparse X is ever densified.
+        for rows in gen_batches(X.shape[0], 1024):
+            chunk = X[rows]
+            reconstruction = self.inverse_transform(self.transform(chunk))
+            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            total += float(np.sum((chunk - reconstruction) ** 2))
+        return -total / X.shape[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

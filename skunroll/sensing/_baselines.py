@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
@@ -403,10 +402,9 @@ class ModelBasedCoSaMP(MeasurementMixin, BaseEstimator):
         check_n_components(self.n_components, n_features)
         self._structure_model(n_features)  # a bad model fails here, not at decoding
         measurement = (GaussianMeasurement if self.measurement == "gaussian"
-                       else PartialFourierMeasurement)
-        self.components_ = measurement(self.n_components, nonnegative=False,
-                                       random_state=self.random_state).fit(
-            sp.csr_matrix((1, n_features))).components_
+                       else PartialFourierMeasurement)(self.n_components)
+        rng = check_random_state(self.random_state)
+        self.components_ = measurement._measurement_matrix(X, rng)
         return self
 
     def _structure_model(self, n_features):
