@@ -277,7 +277,10 @@ def test_pipeline_with_a_text_vectorizer():
     Y = MultiLabelBinarizer(classes=sorted(topics)).fit_transform(tags)
     pipeline = Pipeline([
         ("tfidf", TfidfVectorizer()),
-        ("clf", CompressedLabelClassifier(GaussianMeasurement(3, random_state=0), top_k=1)),
+        # Seeded: the held-out rows that choose the noise level are drawn at random
+        # (unseeded, 2 of 10 draws gave P@1 0.775 / 0.8, picking a level of ~1.1).
+        ("clf", CompressedLabelClassifier(GaussianMeasurement(3, random_state=0), top_k=1,
+                                          random_state=0)),
     ]).fit(docs[:200], Y[:200])
     scores = pipeline.decision_function(docs[200:])
     assert precision_at_k(Y[200:], scores, k=1) > 0.8
