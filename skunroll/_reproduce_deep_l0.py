@@ -7,8 +7,8 @@ of p = 128, 256, 512 atoms, each twice: as learned (MiniBatchDictionaryLearning)
 and moved toward its nearest tight frame until two IHT steps land as far from
 the optimal codes as in the paper's Table 1 (:func:`paper_regime_dictionary`;
 the learned one is far more coherent, see ``benchmarks/README.md``). For
-the l0-regularised (Table 1) and M-sparse (Tables 2 and 3) problems: the normalised error (%) against the optimal codes
-of IHT with 2, 5, 10 iterations, started from zero and from the l1 solution
+the l0-regularised (Table 1) and M-sparse (Tables 2 and 3) problems: the
+normalised error (%) against the optimal codes of IHT with 2, 5, 10 iterations, started from zero and from the l1 solution
 the optimal codes start from, a 3-layer ReLU MLP regressor of width p
 (scikit-learn's, without the paper's dropout), and the deep encoder; the
 M-sparse support error; and Table 4, the classification error of the deep
