@@ -37,6 +37,11 @@ def reproduce(argv):
     parser.add_argument("--data", nargs="+", default=None,
                         help="data sets (default: the paper's; l1ae: synthetic1 synthetic2 "
                         "power-law, sketch: video faces, xml: yeast synthetic-xml)")
+    parser.add_argument("--m", type=int, nargs="+", default=None,
+                        help="l1ae: the numbers of measurements to run (default: each data "
+                        "set's grid), e.g. a finer grid around where recovery reaches 95%%")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="l1ae: rows generated or loaded per data set (default: 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from . import (_reproduce_deep_l0, _reproduce_l1ae, _reproduce_relu_ae, _reproduce_sketch,

@@ -227,7 +227,8 @@ def plot(rows, out_dir):
 
 
 def main(args):
-    rows = run(args.data, quick=args.quick, random_state=args.seed)
+    rows = run(args.data, quick=args.quick, m_grid=args.m,
+               n_samples=args.n_samples or 10000, random_state=args.seed)
     text = summary(rows)
     print(text)
     out = save_results(args.out, "l1ae", rows, text)

@@ -96,3 +96,19 @@ def test_reproduce_deep_l0_quick(tmp_path, capsys):
     classification = {row["method"]: row["error"] for row in results["classification"]}
     # 10 classes: 90% is chance.
     assert len(classification) == 6 and max(classification.values()) < 30
+
+
+def test_reproduce_l1ae_passes_the_grid_and_size(monkeypatch):
+    from skunroll import _reproduce_l1ae
+
+    seen = {}
+
+    def fake_run(data_sets, **options):
+        seen.update(options, data_sets=data_sets)
+        return []
+
+    monkeypatch.setattr(_reproduce_l1ae, "run", fake_run)
+    monkeypatch.setattr(_reproduce_l1ae, "summary", lambda rows: "")
+    main(["reproduce", "l1ae", "--data", "synthetic2", "--m", "25", "35", "--n-samples", "3000"])
+    assert seen["data_sets"] == ["synthetic2"] and seen["m_grid"] == [25, 35]
+    assert seen["n_samples"] == 3000
