@@ -55,8 +55,9 @@ def fast_instance(estimator_class, **overrides):
 # Variants worth their own run through the checks and the battery.
 VARIANTS = {
     "DeepL0Encoder": [{"sparsity": "M", "n_nonzero_coefs": 1}],
-    # The untrained (gaussian) and the two-block (mixed-separate) code paths.
-    "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"}],
+    # The untrained (gaussian), two-block (mixed-separate) and closed-form (tensor) code paths.
+    "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"},
+                             {"sketch": "tensor"}],
     "CompressedLabelClassifier": [{"encoder": None}],
     # The trainable threshold and the start from training samples.
     "ReLUDictionaryAutoencoder": [{"bias": "learned"}, {"init": "data"}],

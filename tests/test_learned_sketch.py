@@ -399,3 +399,24 @@ def test_sparse_and_dense_training_compute_the_same_first_epoch():
     dense = LearnedSketchLowRank(**params).fit(X)
     sparse = LearnedSketchLowRank(**params).fit(sp.csr_matrix(X))
     np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-6)
+
+
+def test_tensor_sketch_is_the_top_left_singular_space_of_the_training_matrices():
+    rng = np.random.RandomState(0)
+    columns = np.linalg.qr(rng.normal(size=(40, 3)))[0]
+    matrices = np.einsum("ik,nkd->nid", columns, rng.normal(size=(30, 3, 12)))
+    matrices += 0.01 * rng.normal(size=matrices.shape)
+    train, test = matrices[:24], matrices[24:]
+    tensor = LearnedSketchLowRank(n_components=3, sketch_size=4, sketch="tensor").fit(train)
+    S = tensor.sketch_
+    assert isinstance(S, np.ndarray) and S.shape == (4, 40) and tensor.n_iter_ == 0
+    np.testing.assert_allclose(S @ S.T, np.eye(4), atol=1e-10)
+    # Its rows span the shared column space: the first three project onto it exactly.
+    np.testing.assert_allclose(np.linalg.norm(S[:3] @ columns, 2), 1.0, atol=1e-3)
+    random = LearnedSketchLowRank(n_components=3, sketch_size=4, sketch="random",
+                                  random_state=0).fit(train)
+    assert tensor.score(test) > random.score(test)
+    assert tensor.score(test) > -1e-2
+    # More rows than the matrices have: the extra rows are zero, the approximation exact.
+    wide = LearnedSketchLowRank(n_components=3, sketch_size=50, sketch="tensor").fit(train)
+    assert wide.sketch_.shape == (50, 40) and not wide.sketch_[40:].any()

@@ -20,7 +20,7 @@ from ._modules import CountSketch, SparseMatrices
 from ..utils._linalg import optimal_error, top_singular_value
 from ._scw import countsketch_matrix, scw_error, scw_factors
 
-_SKETCHES = {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}
+_SKETCHES = {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-separate"}
 
 
 
@@ -55,10 +55,17 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         Target rank k.
     sketch_size : int, default=20
         Number of rows m of the sketch ``S``; at least ``n_components``.
-    sketch : {"learned", "random", "gaussian", "mixed-joint", "mixed-separate"}, default="learned"
+    sketch : {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-separate"}, \
+            default="learned"
         ``"learned"``: a CountSketch whose values are trained.
         ``"random"``: the classical CountSketch (no training).
         ``"gaussian"``: a dense Gaussian m x n sketch (no training).
+        ``"tensor"``: a dense m x n sketch in closed form, no SGD: its rows
+        are the top ``sketch_size`` left singular vectors of the training
+        matrices side by side, ``[A_1, ..., A_N]`` (each rescaled to
+        ``spectral_norm``), found from ``sum_j A_j A_j^T`` (n x n). It
+        approximates matrices whose column spaces recur well, but applying
+        it costs O(m n d) per matrix where a CountSketch costs O(nnz(A)).
         ``"mixed-joint"``: the first ``sketch_size // 2`` rows are a learned
         CountSketch trained together with a fixed random CountSketch in the
         remaining rows (the paper's Mixed (J)).
@@ -91,12 +98,12 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
 
     Attributes
     ----------
-    sketch_ : scipy.sparse.csr_matrix of shape (sketch_size, n), or ndarray for ``"gaussian"``
+    sketch_ : scipy.sparse.csr_matrix of shape (sketch_size, n), or ndarray for the dense sketches
         The sketch S.
     positions_ : ndarray of shape (n_blocks, n) or None
         Row of ``S`` that each input row is sent to, per CountSketch block
         (one block, two for mixed sketches: learned then random). None for
-        ``"gaussian"``.
+        the dense sketches (``"gaussian"``, ``"tensor"``).
     values_ : ndarray of shape (n_blocks, n) or None
         The matching nonzero values of ``S``.
     matrix_shape_ : tuple (n, d)
@@ -226,6 +233,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
 
         if self.sketch in ("random", "gaussian"):
             return self._draw_fixed_sketch(n)
+        if self.sketch == "tensor":
+            return self._store_untrained({"sketch_": self._tensor_sketch(flat, shape),
+                                          "positions_": None, "values_": None})
         # Each matrix's scale factor is side data of its sample, not a target.
         return self._train(flat, side=self._scales(flat, shape)[:, None])
 
@@ -242,6 +252,23 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             "positions_": positions,
             "values_": values,
         })
+
+    def _tensor_sketch(self, flat, shape):
+        """Top left singular vectors of the side-by-side rescaled training matrices."""
+        n = shape[0]
+        scales = self._scales(flat, shape)
+        gram = np.zeros((n, n))
+        for i in range(flat.shape[0]):
+            A = matrix_at(flat, i, shape)
+            product = A @ A.T
+            gram += scales[i] ** 2 * (product.toarray() if sp.issparse(product)
+                                      else np.asarray(product, dtype=np.float64))
+        _, vectors = np.linalg.eigh(gram)
+        rows = min(self.sketch_size, n)
+        sketch = np.zeros((self.sketch_size, n))
+        # eigh sorts ascending; rows past n would add nothing to the row space of S A.
+        sketch[:rows] = vectors[:, ::-1][:, :rows].T
+        return sketch
 
     def _scales(self, flat, shape):
         """Factor that brings each matrix to top singular value ``spectral_norm``."""
