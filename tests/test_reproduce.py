@@ -95,7 +95,7 @@ def test_reproduce_deep_l0_quick(tmp_path, capsys):
     assert "Table 3" in out and "Table 4" in out
     classification = {row["method"]: row["error"] for row in results["classification"]}
     # 10 classes: 90% is chance.
-    assert len(classification) == 6 and max(classification.values()) < 30
+    assert len(classification) == 7 and max(classification.values()) < 30
 
 
 def test_reproduce_l1ae_passes_the_grid_and_size(monkeypatch):
