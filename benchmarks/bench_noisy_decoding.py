@@ -69,7 +69,6 @@ from skunroll.multilabel import CompressedLabelClassifier
 from skunroll.sensing import (
     GaussianMeasurement,
     L1AEEncoder,
-    bpdn_decode,
     l1_min_decode,
     lasso_decode,
     noise_alpha,
