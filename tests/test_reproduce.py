@@ -112,3 +112,27 @@ def test_reproduce_l1ae_passes_the_grid_and_size(monkeypatch):
     main(["reproduce", "l1ae", "--data", "synthetic2", "--m", "25", "35", "--n-samples", "3000"])
     assert seen["data_sets"] == ["synthetic2"] and seen["m_grid"] == [25, 35]
     assert seen["n_samples"] == 3000
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_paper_regime_dictionary_matches_the_iht2_row():
+    import numpy as np
+
+    from skunroll._reproduce_deep_l0 import _toward_tight_frame, paper_regime_dictionary
+    from skunroll.metrics import normalized_code_error
+    from skunroll.sparse_coding import iht, optimal_codes
+
+    rng = np.random.RandomState(0)
+    # Coherent atoms: all near one direction, as atoms learned on digits crowd together.
+    D = rng.normal(size=(12, 16)) + 3 * rng.normal(size=16)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    np.testing.assert_allclose(_toward_tight_frame(D, 0.0), D)
+    frame = _toward_tight_frame(D, 1.0)
+    np.testing.assert_allclose(frame @ frame.T, np.eye(12), atol=1e-10)
+    X = rng.normal(size=(200, 16))
+    regime, t = paper_regime_dictionary(D, X, target=20.0, n_bisections=10)
+    assert 0 < t < 1 and np.linalg.norm(regime, 2) < np.linalg.norm(D, 2)
+    step = 1 / np.linalg.norm(regime, 2) ** 2
+    error = normalized_code_error(optimal_codes(X, regime, step_size=step),
+                                  iht(X, regime, n_iter=2, step_size=step))
+    assert abs(error - 20.0) < 3.0
