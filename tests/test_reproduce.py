@@ -136,3 +136,17 @@ def test_paper_regime_dictionary_matches_the_iht2_row():
     error = normalized_code_error(optimal_codes(X, regime, step_size=step),
                                   iht(X, regime, n_iter=2, step_size=step))
     assert abs(error - 20.0) < 3.0
+
+
+def test_one_vs_rest_baseline_ranks_labels_absent_from_training_last():
+    import numpy as np
+
+    from skunroll._reproduce_xml import OneVsRestLogistic
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    Y = np.zeros((60, 3), dtype=int)
+    Y[:, 0] = X[:, 0] > 0
+    Y[:, 1] = X[:, 1] > 0  # label 2 never occurs in training
+    scores = OneVsRestLogistic(C=1.0, n_jobs=1).fit(X, Y).decision_function(X)
+    assert (scores[:, 2] < scores[:, :2].min(axis=1)).all()
