@@ -316,8 +316,11 @@ def summary(rows):
     for name, heading in headings.items():
         subset = [r for r in rows if r.get("dictionary", "learned") == name]
         if subset:
-            t = subset[0].get("t", 0.0)
-            parts.append(_tables(subset, heading + (f", t = {t:.3f}" if t else "")))
+            t = {r["p"]: r.get("t", 0.0) for r in subset}
+            if any(t.values()):
+                heading += ", t = " + " / ".join(f"{t[p]:.3f}" for p in sorted(t)) + (
+                    " for p = " + " / ".join(str(p) for p in sorted(t)))
+            parts.append(_tables(subset, heading))
     return "\n\n".join(parts)
 
 

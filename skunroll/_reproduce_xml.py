@@ -169,8 +169,6 @@ def run(name, split, ms, lp_max_m, log=print, **options):
     return rows
 
 
-
-
 def summary(results):
     lines = []
     for name, rows in results.items():
