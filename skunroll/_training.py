@@ -296,7 +296,10 @@ class BaseTorchEstimator(BaseEstimator):
             patience = int(np.clip(math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch),
                                    AUTO_MIN_PATIENCE, AUTO_MAX_PATIENCE))
         schedule = "constant" if self.lr_schedule == "auto" else self.lr_schedule
-        return TrainingPlan(optimizer=self.optimizer, learning_rate=float(self.learning_rate),
+        # An estimator whose constraints allow learning_rate="auto" resolves it
+        # in its own _training_plan; nan until then.
+        rate = math.nan if self.learning_rate == "auto" else float(self.learning_rate)
+        return TrainingPlan(optimizer=self.optimizer, learning_rate=rate,
                             max_epochs=max_epochs, n_iter_no_change=patience, tol=self.tol,
                             lr_schedule=schedule, max_time=self.max_time,
                             clip_gradients=False, rescue=True)
@@ -581,7 +584,7 @@ class _Run:
             rescued = f" after {self.n_rescues} rescues" if self.plan.rescue else ""
             raise TrainingDivergedError(
                 f"Training diverged at epoch {global_epoch + 1}{rescued}: the training loss "
-                f"is {train_loss}. Lower learning_rate (now {self.estimator.learning_rate}) or "
+                f"is {train_loss}. Lower learning_rate (now {self.plan.learning_rate}) or "
                 "check the scale of X. The estimator was left unchanged."
             )
         lowered = self.schedule.lower(_RESCUE_FACTOR, restart_at=self.epoch_first_step)

@@ -57,7 +57,8 @@ VARIANTS = {
     "DeepL0Encoder": [{"sparsity": "M", "n_nonzero_coefs": 1}],
     # The untrained (gaussian), two-block (mixed-separate) and closed-form (tensor) code paths.
     "LearnedSketchLowRank": [{"sketch": "gaussian"}, {"sketch": "mixed-separate"},
-                             {"sketch": "tensor"}],
+                             {"sketch": "tensor"}, {"init": "random"},
+                             {"init": "few-shot", "objective": "few-shot"}],
     "CompressedLabelClassifier": [{"encoder": None}],
     # The trainable threshold and the start from training samples.
     "ReLUDictionaryAutoencoder": [{"bias": "learned"}, {"init": "data"}],

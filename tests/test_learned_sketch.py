@@ -9,8 +9,9 @@ from sklearn.model_selection import GridSearchCV
 from skunroll.datasets import make_low_rank_family
 from skunroll.metrics import excess_low_rank_error
 from skunroll.sketching import CountSketch, LearnedSketchLowRank, LowRankFactors, scw_factors
-from skunroll.sketching._init import inner_product_countsketch
-from skunroll.sketching._modules import SparseMatrices, scw_loss
+from skunroll.sketching._init import (bucket_top_vectors, greedy_countsketch,
+                                      inner_product_countsketch)
+from skunroll.sketching._modules import SparseMatrices, few_shot_loss, scw_loss
 from skunroll.sketching._scw import countsketch_matrix
 from skunroll.utils._linalg import optimal_error
 from skunroll.sketching import scw_error
@@ -140,6 +141,108 @@ def test_inner_product_init_puts_each_cluster_of_rows_in_one_bucket():
     assert scw_error(A, S, 3) < 1e-6 * np.linalg.norm(A)
 
 
+def _bucket_objective(gram, positions, n_rows):
+    return sum(np.linalg.eigvalsh(gram[np.ix_(members, members)])[-1]
+               for members in (np.flatnonzero(positions == b) for b in range(n_rows))
+               if members.size)
+
+
+def test_greedy_search_recovers_planted_groups_of_parallel_rows():
+    # 6 groups of parallel rows (random signs and lengths) in 60 rows: one
+    # bucket per group captures all the energy, and the search finds it from
+    # a random hash.
+    rng = np.random.RandomState(0)
+    groups = rng.randint(6, size=60)
+    directions = rng.normal(size=(6, 3, 40))  # per group, per matrix
+    lengths = rng.choice([-1, 1], size=60) * rng.uniform(0.5, 2, size=60)
+    matrices = np.stack([lengths[:, None] * directions[groups, j] for j in range(3)])
+    gram = np.einsum("jab,jcb->ac", matrices, matrices)
+    start = rng.randint(6, size=60)
+    positions, values, n_moves = greedy_countsketch(gram, start, 6, rng)
+    assert n_moves > 0
+    # The partition is the planted one, up to renaming the buckets.
+    assert all(len(set(positions[groups == g])) == 1 for g in range(6))
+    assert len(set(positions)) == 6
+    assert _bucket_objective(gram, positions, 6) == pytest.approx(np.trace(gram), rel=1e-9)
+    S = countsketch_matrix(positions[None], values[None], 6)
+    for A in matrices:  # rank 6 <= m: the sketch's row space holds every matrix
+        assert scw_error(A, S, 6) < 1e-6 * np.linalg.norm(A)
+
+
+def test_greedy_search_only_raises_its_objective_and_bounds_the_projection_error():
+    rng = np.random.RandomState(1)
+    matrices = _scene(n_matrices=8, random_state=1)
+    gram = np.einsum("jab,jcb->ac", matrices, matrices)
+    start = rng.randint(8, size=60)
+    before = _bucket_objective(gram, start, 8)
+    positions, values, _ = greedy_countsketch(gram, start, 8, rng, max_sweeps=1)
+    after = _bucket_objective(gram, positions, 8)
+    more, _, _ = greedy_countsketch(gram, positions, 8, rng)
+    assert before < after <= _bucket_objective(gram, more, 8) + 1e-9
+    # sum_j ||A_j - A_j P||^2 <= trace(G) - objective, P onto the row space of S A_j.
+    S = countsketch_matrix(positions[None], values[None], 8).toarray()
+    residual = 0.0
+    for A in matrices:
+        basis = np.linalg.svd(S @ A, full_matrices=False)[2]
+        residual += np.sum((A - A @ basis.T @ basis) ** 2)
+    assert residual <= np.trace(gram) - after + 1e-8 * np.trace(gram)
+    # The values are each bucket's top eigenvector, at RMS 1 per bucket.
+    for bucket in range(8):
+        members = np.flatnonzero(positions == bucket)
+        vector = values[members] / np.linalg.norm(values[members])
+        block = gram[np.ix_(members, members)]
+        assert vector @ block @ vector == pytest.approx(np.linalg.eigvalsh(block)[-1], rel=1e-5)
+        assert np.mean(values[members] ** 2) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(bucket_top_vectors(gram, positions, 8), values, rtol=1e-5)
+
+
+def test_greedy_search_stops_at_its_time_budget():
+    rng = np.random.RandomState(0)
+    gram = np.cov(rng.normal(size=(300, 400)))
+    start = rng.randint(10, size=300)
+    _, _, n_moves = greedy_countsketch(gram, start, 10, rng, max_time=1e-9)
+    assert n_moves == 0
+
+
+def test_few_shot_loss_is_zero_exactly_when_the_top_subspace_is_embedded_apart():
+    rng = np.random.RandomState(0)
+    basis = torch.as_tensor(np.linalg.qr(rng.normal(size=(12, 12)))[0][None])
+    identity = CountSketch(torch.arange(12)[None], torch.ones(1, 12, dtype=torch.float64),
+                           n_rows=12, n_learned=1)
+    assert float(identity.few_shot(basis, 3)[0]) == pytest.approx(0.0, abs=1e-20)
+    # By hand for a random hash: ||(S U_k)^T S U - [I 0]||_F^2.
+    positions, values = rng.randint(4, size=12), rng.choice([-1.0, 1.0], size=12)
+    S = countsketch_matrix(positions[None], values[None], 4).toarray()
+    U = basis[0].numpy()
+    expected = np.sum(((S @ U[:, :3]).T @ (S @ U) - np.eye(3, 12)) ** 2)
+    sketched = torch.as_tensor(S @ U)[None]
+    assert float(few_shot_loss(sketched, 3)[0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_few_shot_objective_trains_on_the_shots_and_beats_its_random_start(scene):
+    train, test = scene[:45], scene[45:]
+    start = _fast(init="random", max_epochs=1, learning_rate=1e-12, early_stopping=False)
+    few_shot = _fast(init="random", objective="few-shot", n_shots=3, max_epochs=200,
+                     early_stopping=False)
+    start.fit(train)
+    few_shot.fit(train)
+    assert few_shot.loss_curve_[-1] < 0.5 * few_shot.loss_curve_[0]
+    assert few_shot.score(test) > start.score(test)
+    np.testing.assert_array_equal(few_shot.positions_, start.positions_)
+    with pytest.raises(ValueError, match="inner-product"):
+        _fast(init="inner-product", objective="few-shot").fit(train)
+
+
+def test_auto_learning_rate_and_schedule_follow_the_objective(scene):
+    scw = _fast(early_stopping=False, max_epochs=2).fit(scene[:10])
+    few = _fast(objective="few-shot", early_stopping=False, max_epochs=2).fit(scene[:10])
+    assert scw.learning_rate_curve_[0] == 30.0 and few.learning_rate_curve_[0] == 10.0
+    # "plateau": the rate drops once the training loss stalls, so a fit ends early.
+    stalled = _fast(init="random", learning_rate=1e-9, early_stopping=False, max_epochs=40,
+                    n_iter_no_change=4, tol=1.0).fit(scene[:10])
+    assert stalled.learning_rate_curve_[-1] < 1e-9 and stalled.n_iter_ < 40
+
+
 # ---------------------------------------------------------------- the contract
 @pytest.fixture(scope="module")
 def scene():
@@ -195,7 +298,7 @@ def densified_shapes(monkeypatch):
     return shapes
 
 
-@pytest.mark.parametrize("init", ["random", "inner-product"])
+@pytest.mark.parametrize("init", ["random", "inner-product", "greedy", "few-shot"])
 def test_sparse_matrices_are_never_densified(scene, densified_shapes, init):
     matrices = [sp.csr_matrix(a * (np.abs(a) > 1)) for a in scene[:20]]
     estimator = _fast(init=init).fit(matrices)
@@ -300,21 +403,23 @@ def test_sketch_kinds_have_the_documented_structure(scene):
 
 
 def test_one_seed_gives_random_and_learned_sketches_the_same_start(scene):
-    # Training moves the values, never the positions; a tiny step keeps their signs.
+    # From init="random", training moves the values, never the positions; a
+    # tiny step keeps their signs.
     for seed in (0, 7):
         random = _fast(sketch="random", sketch_size=9, random_state=seed).fit(scene[:10])
-        learned = _fast(sketch="learned", sketch_size=9, max_epochs=1, learning_rate=1e-6,
-                        random_state=seed).fit(scene[:10])
+        learned = _fast(sketch="learned", init="random", sketch_size=9, max_epochs=1,
+                        learning_rate=1e-6, random_state=seed).fit(scene[:10])
         np.testing.assert_array_equal(learned.positions_, random.positions_)
         np.testing.assert_array_equal(np.sign(learned.values_), random.values_)
 
 
-def test_the_learned_sketch_beats_a_random_one_on_a_family_of_matrices(scene):
+@pytest.mark.parametrize("init", ["random", "greedy"])
+def test_the_learned_sketch_beats_a_random_one_on_a_family_of_matrices(scene, init):
     """The paper's claim, small: same m, far lower test excess error."""
     train, test = scene[:45], scene[45:]
     random_errors = [_fast(sketch="random", random_state=seed).fit(train).score(test)
                      for seed in range(3)]
-    learned = _fast(max_epochs=15).fit(train)
+    learned = _fast(max_epochs=15, init=init, lr_schedule="constant").fit(train)
     # scores are minus the excess error
     assert -learned.score(test) < 0.5 * -max(random_errors)
     assert learned.loss_curve_[-1] < learned.loss_curve_[0]
@@ -334,12 +439,13 @@ def test_mixed_sketches_are_never_worse_than_their_random_half(scene, kind):
     assert mixed.score(test) > random_alone.score(test)
 
 
-def test_inner_product_init_starts_better_than_a_random_hash(scene):
+@pytest.mark.parametrize("init", ["inner-product", "greedy", "few-shot"])
+def test_data_driven_inits_start_better_than_a_random_hash(scene, init):
     train, test = scene[:45], scene[45:]
     start = dict(max_epochs=1, learning_rate=1e-12, early_stopping=False)
-    random_init = _fast(**start).fit(train)
-    inner = _fast(init="inner-product", **start).fit(train)
-    assert inner.score(test) > random_init.score(test)
+    random_init = _fast(init="random", **start).fit(train)
+    informed = _fast(init=init, **start).fit(train)
+    assert informed.score(test) > random_init.score(test)
 
 
 def test_grid_search_over_rank_and_sketch_size_on_a_list_of_matrices(scene):
@@ -395,7 +501,7 @@ def test_sparse_and_dense_training_compute_the_same_first_epoch():
 
     X = make_data()
     params = dict(n_components=1, sketch_size=2, matrix_shape=(-1, 3), max_epochs=1,
-                  batch_size=16, device="cpu", random_state=0)
+                  batch_size=16, init="random", device="cpu", random_state=0)
     dense = LearnedSketchLowRank(**params).fit(X)
     sparse = LearnedSketchLowRank(**params).fit(sp.csr_matrix(X))
     np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-6)

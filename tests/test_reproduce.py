@@ -56,11 +56,14 @@ def test_reproduce_sketch_quick(tmp_path, capsys):
     out = capsys.readouterr().out
     rows = json.loads((tmp_path / "sketch.json").read_text())
     ratio = {row["sketch"]: row["ratio_to_random"] for row in rows}
-    assert ratio["random CountSketch"] == 1.0 and len(ratio) == 7
-    # On frames of one scene, learned values beat a random hash.
-    assert ratio["learned (IVY)"] < 0.5
-    # The frames share their column space, which the dense closed-form sketch captures.
-    assert ratio["tensor (dense)"] < ratio["learned (IVY)"]
+    assert ratio["random CountSketch"] == 1.0 and len(ratio) == 13
+    # On frames of one scene, learned values beat a random hash ...
+    assert ratio["IVY (SGD values)"] < 0.5
+    # ... the greedy positions beat learned values, in a fraction of the time ...
+    assert ratio["greedy positions"] < ratio["IVY (SGD values)"]
+    assert ratio["greedy + SGD (default)"] < ratio["IVY (SGD values)"]
+    # ... and the frames share their column space, which the dense closed-form sketch captures.
+    assert ratio["tensor (dense)"] < ratio["greedy + SGD (default)"]
     assert "seed Table 1, (10, 20): learned 0.042-0.369x" in out
 
 

@@ -6,7 +6,30 @@
 on the average training matrix, sample ``m`` bucket heads by ridge leverage
 scores, send every row to the head of largest absolute cosine similarity,
 then set each bucket's values to the top left singular vector of its rows.
+``greedy_countsketch``: positions and values together by a greedy search on
+the Gram matrix ``G = sum_j A_j A_j^T`` of the training matrices (below).
+``bucket_top_vectors``: each bucket's values in closed form for fixed
+positions (the few-shot "one-shot" sketch when ``G`` comes from the top
+singular vectors of a few training matrices).
+
+Why the Gram matrix. A CountSketch row ``b`` adds the rows ``a_i`` of ``A`` in
+its bucket ``B_b`` with weights ``v_i``, so ``S A``'s row ``b`` is
+``v_b^T A[B_b]``. For a unit ``v_b``, ``v_b (v_b^T A[B_b])`` is a rank-one
+approximation of the bucket's rows lying in the row space of ``S A``, hence
+
+    ||A - A P_{SA}||_F^2  <=  sum_b ||A[B_b]||_F^2 - v_b^T A[B_b] A[B_b]^T v_b.
+
+Summed over the training matrices the bound depends on ``G`` alone: the best
+``v_b`` is the top eigenvector of ``G[B_b, B_b]`` and the best partition
+maximises ``sum_b lambda_max(G[B_b, B_b])`` (a k-lines clustering of the
+rows, shared by all matrices). Moving one row between two buckets changes
+two principal submatrices by one row and column, and a 2 x 2 eigenproblem
+gives a lower bound of the new top eigenvalue in closed form, so every
+candidate bucket of a row is scored at once in O(n m) and the search only
+accepts moves that raise the objective.
 """
+
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -111,3 +134,118 @@ def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
             # RMS 1 (like the +-1 of a random sketch) make learning rates carry over.
             values[members] = _top_left_singular_vector(A[members]) * np.sqrt(members.size)
     return (offset + positions).astype(np.int64), values.astype(np.float32)
+
+
+def _top_eigenpair(gram, members):
+    """Top eigenvalue and unit eigenvector of ``gram[members, members]`` (sign fixed)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(gram[np.ix_(members, members)])
+    vector = eigenvectors[:, -1]
+    return eigenvalues[-1], (vector if vector.sum() >= 0 else -vector)
+
+
+def _unit_rms(coefficients, positions, n_rows):
+    # Scaling a row of S leaves the row space of S A unchanged; entries of RMS
+    # 1 (like the +-1 of a random sketch) make learning rates carry over.
+    counts = np.bincount(positions, minlength=n_rows)
+    return (coefficients * np.sqrt(counts[positions])).astype(np.float32)
+
+
+def _bucket_state(gram, positions, n_rows):
+    top = np.zeros(n_rows)
+    coefficients = np.zeros(gram.shape[0])
+    for bucket in range(n_rows):
+        members = np.flatnonzero(positions == bucket)
+        if members.size:
+            top[bucket], coefficients[members] = _top_eigenpair(gram, members)
+    return top, coefficients
+
+
+def bucket_top_vectors(gram, positions, n_rows):
+    """Closed-form values for fixed positions: each bucket's top eigenvector of ``gram``.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n, n)
+        Symmetric positive semi-definite (``sum_j A_j A_j^T``, or ``sum_j U_j U_j^T``
+        for the top-k left singular vectors ``U_j`` of a few matrices).
+    positions : ndarray of shape (n,), int
+        Bucket (row of S) of every row of the matrices, in ``[0, n_rows)``.
+    n_rows : int
+
+    Returns
+    -------
+    values : ndarray of shape (n,), float32
+    """
+    _, coefficients = _bucket_state(gram, positions, n_rows)
+    return _unit_rms(coefficients, positions, n_rows)
+
+
+def greedy_countsketch(gram, positions, n_rows, rng, max_sweeps=10, max_time=None):
+    """Greedy CountSketch positions and values on ``sum_b lambda_max(gram[B_b, B_b])``.
+
+    Visits the rows in random order; each row moves to the bucket with the
+    largest guaranteed gain of the objective (2 x 2 lower bounds, see the
+    module docstring), if it is positive, and the two buckets' eigenpairs are
+    recomputed exactly. Stops after a sweep without a move, ``max_sweeps``
+    sweeps, or ``max_time`` seconds (checked per row).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n, n)
+        Symmetric positive semi-definite Gram matrix of the training matrices' rows.
+    positions : ndarray of shape (n,), int
+        Starting buckets (a random hash, say), in ``[0, n_rows)``.
+    n_rows : int
+        Number of buckets m.
+    rng : numpy RandomState
+        Order of the visits.
+    max_sweeps : int
+    max_time : float or None
+        Seconds.
+
+    Returns
+    -------
+    positions : ndarray of shape (n,), int64
+    values : ndarray of shape (n,), float32
+    n_moves : int
+    """
+    positions = np.array(positions, dtype=np.int64)
+    top, coefficients = _bucket_state(gram, positions, n_rows)
+    diagonal = np.diag(gram)
+    tolerance = 1e-12 * max(float(np.trace(gram)), np.finfo(float).tiny)
+    deadline = None if max_time is None else time.perf_counter() + max_time
+    n_moves = 0
+    for _ in range(max_sweeps):
+        moved = 0
+        for row in rng.permutation(gram.shape[0]):
+            if deadline is not None and time.perf_counter() > deadline:
+                return positions, _unit_rms(coefficients, positions, n_rows), n_moves + moved
+            source = positions[row]
+            # x_b = gram[row, B_b] v_b for every bucket b at once.
+            coupling = np.bincount(positions, weights=gram[row] * coefficients, minlength=n_rows)
+            own, g_ii = coefficients[row], diagonal[row]
+            # Leaving: the Rayleigh quotient of v_source without this row.
+            if own * own < 1.0 - 1e-12:
+                remaining = ((top[source] * (1 - 2 * own * own) + own * own * g_ii)
+                             / (1 - own * own))
+            else:
+                remaining = 0.0
+            # Joining b: top eigenvalue of [[lambda_b, x_b], [x_b, g_ii]].
+            joined = 0.5 * (top + g_ii) + np.sqrt(0.25 * (top - g_ii) ** 2 + coupling**2)
+            gain = joined - top
+            gain[source] = -np.inf
+            target = int(np.argmax(gain))
+            if gain[target] + remaining - top[source] <= tolerance:
+                continue
+            positions[row] = target
+            moved += 1
+            for bucket in (source, target):
+                members = np.flatnonzero(positions == bucket)
+                if members.size:
+                    top[bucket], coefficients[members] = _top_eigenpair(gram, members)
+                else:
+                    top[bucket] = 0.0
+        n_moves += moved
+        if not moved:
+            break
+    return positions, _unit_rms(coefficients, positions, n_rows), n_moves

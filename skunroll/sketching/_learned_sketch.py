@@ -1,5 +1,6 @@
 """LearnedSketchLowRank: a CountSketch learned for SCW low-rank approximation."""
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,19 +15,23 @@ from sklearn.utils.validation import check_is_fitted
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._device import torch_generator
 from ..utils._mixins import DtypePreservingTransformerMixin
-from ._init import inner_product_countsketch, random_countsketch
+from ._init import (bucket_top_vectors, greedy_countsketch, inner_product_countsketch,
+                    random_countsketch)
 from ._input import matrix_at, validate_matrices
 from ._modules import CountSketch, SparseMatrices
 from ..utils._linalg import optimal_error, top_singular_value
 from ._scw import countsketch_matrix, scw_error, scw_factors
 
 _SKETCHES = {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-separate"}
-
+_INITS = {"random", "inner-product", "few-shot", "greedy"}
+#: learning_rate="auto" per objective (matrices at spectral_norm=10).
+_AUTO_LEARNING_RATE = {"scw": 30.0, "few-shot": 10.0}
 
 
 def _numpy_rng(generator):
     """A numpy RNG seeded from the torch generator of ``torch_generator(random_state)``."""
     return np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+
 
 class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin,
                            BaseTorchEstimator):
@@ -72,16 +77,52 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         ``"mixed-separate"``: the learned half is trained alone, then a random
         CountSketch half is appended (Mixed (S)). Mixed sketches keep the
         random half's worst-case guarantee.
-    init : {"random", "inner-product"}, default="random"
+    init : {"greedy", "random", "inner-product", "few-shot"}, default="greedy"
         Initial positions and values of the learned rows. ``"random"``: a
-        random hash with +-1 values (the paper). ``"inner-product"``: positions
+        random hash with +-1 values (the paper's recipe, with
+        ``lr_schedule="constant"``). ``"greedy"``: positions and
+        values found together by a greedy search, in seconds: every row of
+        the matrices moves to the bucket that most raises
+        ``sum_b lambda_max(G[B_b, B_b])``, ``G = sum_j A_j A_j^T`` over the
+        rescaled training matrices (n x n), and each bucket's values are the
+        top eigenvector of its block of ``G``. The objective bounds the
+        error of projecting every training matrix onto the row space of
+        ``S A`` (``skunroll/sketching/_init.py`` derives it), and a move's
+        effect is bounded in closed form, so all m buckets of a row are
+        scored at once. This replaces the exact SCW evaluation of each
+        candidate in Li et al.'s greedy search (ICLR 2023, 6,300 s on their
+        Logo data) by that bound; the search stops after a sweep without
+        a move, 10 sweeps or ``max_time``. ``"few-shot"``: random positions,
+        and each bucket's values in closed form, the top left singular
+        vector of the bucket's rows of the top-k left singular vectors of
+        ``n_shots`` training matrices side by side (the one-shot sketch of
+        Indyk, Wagner, Woodruff, NeurIPS 2021). ``"inner-product"``: positions
         chosen from the data (Li et al., ICLR 2023): on the average training
         matrix, ``m`` bucket heads are drawn by ridge leverage scores
         (lambda = ``||A - [A]_k||_F^2 / k``), every row goes to the head with
         the largest absolute cosine similarity, and each bucket's values are
         the top left singular vector of its rows; the values are then trained
         as usual (to use the initialisation alone, set ``max_epochs=1``, a
-        tiny ``learning_rate`` and ``early_stopping=False``). Ignored for ``"random"`` and ``"gaussian"``.
+        tiny ``learning_rate`` and ``early_stopping=False``; the same holds
+        for the other initialisations). Ignored for the sketches that are
+        not trained.
+    objective : {"scw", "few-shot"}, default="scw"
+        What SGD minimises over the learned values. ``"scw"``: the SCW
+        error ``||A - SCW(S, A)||_F`` of each training matrix (the paper),
+        one SVD of ``S A`` per matrix and step. ``"few-shot"``: the
+        FewShotSGD objective of Indyk, Wagner, Woodruff (NeurIPS 2021),
+        ``||U_k^T S^T S U - [I_k 0]||_F^2`` over the left singular vectors
+        ``U`` of ``n_shots`` training matrices (computed once); no SVD in
+        the loop. Here the columns of ``U`` past the k-th are weighted by
+        ``s_i / s_k`` (their singular values relative to the k-th): the
+        unweighted loss is dominated by directions of near-zero singular
+        value and, on video frames, ends worse than the random sketch it
+        starts from. Nothing is held out of so few matrices: early stopping
+        watches the training loss. ``init="inner-product"`` needs ``"scw"``.
+    n_shots : int, default=3
+        Number of training matrices (drawn with ``random_state``) whose
+        singular vectors ``init="few-shot"`` and ``objective="few-shot"``
+        use; capped at the number of matrices.
     matrix_shape : tuple of int (n, d) or None, default=None
         How to read 2-D input: each row is a row-major flattened n x d matrix.
         One entry may be -1 (inferred). Not needed for 3-D or list input.
@@ -162,13 +203,20 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
 
     _training_parameter_notes = {
         "optimizer": "The paper: plain SGD.",
-        "learning_rate": "For matrices at ``spectral_norm=10``: the reference code scales "
-                         "matrices to top singular value 100 and uses 0.3 x 10 for videos and 1 "
-                         "for other data; the gradient grows with the scale, so these are 30 "
-                         "and 10 here.",
+        "learning_rate": "``\"auto\"``: 30 for ``objective=\"scw\"`` and 10 for "
+                         "``\"few-shot\"``. For matrices at ``spectral_norm=10``: the reference "
+                         "code scales matrices to top singular value 100 and uses 0.3 x 10 for "
+                         "videos and 1 for other data; the gradient grows with the scale, so "
+                         "these are 30 and 10 here.",
+        "lr_schedule": "``\"auto\"`` is ``\"plateau\"`` (the reference code multiplies the "
+                       "rate by 0.3 every 1,000 steps; here after half the patience without "
+                       "improvement), so a fit settles before ``max_epochs``. "
+                       "``\"constant\"`` is the paper's.",
         "batch_size": "Here a sample is a matrix (the paper: one per step).",
         "device": "Approximation after ``fit`` runs in numpy/scipy on the CPU.",
-        "random_state": "It seeds the hash and the signs.",
+        "random_state": "It seeds the hash and the signs, the order of the greedy search and "
+                        "the choice of the shots.",
+        "max_time": "It also bounds the greedy search (``init=\"greedy\"``), separately.",
     }
 
     _parameter_constraints = {
@@ -176,7 +224,10 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "sketch_size": [Interval(Integral, 1, None, closed="left")],
         "sketch": [StrOptions(_SKETCHES)],
-        "init": [StrOptions({"random", "inner-product"})],
+        "init": [StrOptions(_INITS)],
+        "objective": [StrOptions({"scw", "few-shot"})],
+        "n_shots": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "matrix_shape": [tuple, None],
         "spectral_norm": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
@@ -188,19 +239,21 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         *,
         sketch_size=20,
         sketch="learned",
-        init="random",
+        init="greedy",
+        objective="scw",
+        n_shots=3,
         matrix_shape=None,
         spectral_norm=10.0,
         n_jobs=None,
         optimizer="sgd",
-        learning_rate=30.0,
+        learning_rate="auto",
         batch_size=1,
-        max_epochs=100,
+        max_epochs="auto",
         early_stopping=True,
         validation_fraction=0.2,
-        n_iter_no_change=5,
+        n_iter_no_change="auto",
         tol=0.0,
-        lr_schedule="constant",
+        lr_schedule="auto",
         max_time=None,
         warm_start=False,
         device="auto",
@@ -236,8 +289,43 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         if self.sketch == "tensor":
             return self._store_untrained({"sketch_": self._tensor_sketch(flat, shape),
                                           "positions_": None, "values_": None})
+        if self.objective == "few-shot" and self.init == "inner-product":
+            raise ValueError(
+                "init='inner-product' reads the average training matrix, which "
+                "objective='few-shot' does not keep (it trains on singular vectors); use "
+                "init='greedy', 'few-shot' or 'random', or objective='scw'."
+            )
         # Each matrix's scale factor is side data of its sample, not a target.
-        return self._train(flat, side=self._scales(flat, shape)[:, None])
+        scales = self._scales(flat, shape)
+        if self.objective == "few-shot":
+            shots, scales = self._few_shot_samples(flat, shape, scales)
+            return self._train(shots, side=scales[:, None])
+        return self._train(flat, side=scales[:, None])
+
+    def _split_for_validation(self, arrays, rng):
+        # One to three shots are too few to hold one out: the few-shot
+        # objective trains on all of them and stops on its training loss.
+        if self.objective == "few-shot":
+            return arrays, None
+        return super()._split_for_validation(arrays, rng)
+
+    def _shot_indices(self, n_matrices):
+        rng = np.random.RandomState(_numpy_rng(torch_generator(self.random_state)[0]).randint(2**31 - 1))
+        return np.sort(rng.choice(n_matrices, size=min(self.n_shots, n_matrices), replace=False))
+
+    def _few_shot_samples(self, flat, shape, scales):
+        """``U_j diag(s_j)`` of the shots, flattened: the rows of ``A_j`` rotated by ``V_j``.
+
+        The rotation leaves the row Gram matrix (what ``init`` reads) and the
+        SCW error unchanged, and ``U_j`` is these columns normalised.
+        """
+        shots = self._shot_indices(flat.shape[0])
+        samples = []
+        for index in shots:
+            left, singular = _left_singular_pairs(matrix_at(flat, index, shape))
+            samples.append((left * singular).ravel())
+        return np.asarray(samples, dtype=np.float32 if flat.dtype == np.float32 else np.float64), \
+            scales[shots]
 
     def _draw_fixed_sketch(self, n):
         # The same stream as a trained sketch's start: with one seed,
@@ -256,13 +344,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
     def _tensor_sketch(self, flat, shape):
         """Top left singular vectors of the side-by-side rescaled training matrices."""
         n = shape[0]
-        scales = self._scales(flat, shape)
-        gram = np.zeros((n, n))
-        for i in range(flat.shape[0]):
-            A = matrix_at(flat, i, shape)
-            product = A @ A.T
-            gram += scales[i] ** 2 * (product.toarray() if sp.issparse(product)
-                                      else np.asarray(product, dtype=np.float64))
+        gram = _row_gram(flat, shape, self._scales(flat, shape))
         _, vectors = np.linalg.eigh(gram)
         rows = min(self.sketch_size, n)
         sketch = np.zeros((self.sketch_size, n))
@@ -310,13 +392,48 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
     def _build_module(self, X, generator, y=None, side=None):
         rng = _numpy_rng(generator)
         block_rows = self._block_rows()
-        positions, values = random_countsketch(self.matrix_shape_[0], block_rows, rng)
+        n = self.matrix_shape_[0]
+        positions, values = random_countsketch(n, block_rows, rng)
+        # Under objective="few-shot" the samples are the shots' U_j diag(s_j) (n x r).
+        shape = (n, X.shape[1] // n)
         if self.init == "inner-product":
             average = self._average_matrix(X, side[:, 0])
             positions[0], values[0] = inner_product_countsketch(
                 average, block_rows[0], self.n_components, rng
             )
+        elif self.init == "greedy":
+            positions[0], values[0], _ = greedy_countsketch(
+                _row_gram(X, shape, side[:, 0]), positions[0], block_rows[0], rng,
+                max_time=self.max_time,
+            )
+        elif self.init == "few-shot":
+            values[0] = bucket_top_vectors(self._top_subspace_gram(X, shape), positions[0],
+                                           block_rows[0])
         return self._network(positions, values, self._structure())
+
+    def _top_subspace_gram(self, X, shape):
+        """``sum U_k U_k^T`` over the shots' top-k left singular vectors (n x n)."""
+        gram = np.zeros((shape[0], shape[0]))
+        shots = (range(X.shape[0]) if self.objective == "few-shot"  # X holds the shots
+                 else self._shot_indices(X.shape[0]))
+        for index in shots:
+            top = _left_singular_pairs(matrix_at(X, index, shape))[0][:, : self.n_components]
+            gram += top @ top.T
+        return gram
+
+    def _training_plan(self, n_train):
+        plan = super()._training_plan(n_train)
+        changes = {}
+        if self.learning_rate == "auto":
+            changes["learning_rate"] = _AUTO_LEARNING_RATE[self.objective]
+        if self.lr_schedule == "auto":
+            changes["lr_schedule"] = "plateau"
+        if self.objective == "few-shot":
+            # The loss is quartic in the values: one long step makes the next
+            # gradient cubically larger. Clipping at a multiple of the recent
+            # median keeps SGD on it stable.
+            changes["clip_gradients"] = True
+        return replace(plan, **changes)
 
     def _average_matrix(self, flat, scales):
         """Mean of the rescaled training matrices, sparse if they are."""
@@ -331,6 +448,17 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
         n, d = self.matrix_shape_
+        if self.objective == "few-shot":
+            # Samples are U_j diag(s_j): the loss reads U_j, its tail columns
+            # weighted by s_i / s_k (see few_shot_loss).
+            scaled = X_batch.view(X_batch.shape[0], n, -1)
+            norms = torch.linalg.vector_norm(scaled, dim=1, keepdim=True)
+            basis = scaled / torch.clamp(norms, min=torch.finfo(scaled.dtype).tiny)
+            kth = norms[..., self.n_components - 1: self.n_components]
+            weights = torch.clamp(norms / torch.clamp(kth, min=torch.finfo(scaled.dtype).tiny), max=1.0)
+            # Per unit of squared target weight, so one learning rate fits every n and r.
+            return (module.few_shot(basis * weights, self.n_components)
+                    / (self.n_components * (weights**2).sum(dim=(1, 2)))).mean()
         scales = side_batch[:, 0]
         if X_batch.is_sparse:
             index = X_batch.indices()
@@ -442,6 +570,29 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+
+def _left_singular_pairs(A):
+    """Left singular vectors (n x n) and values of ``A``, decreasing, from ``A A^T``.
+
+    Through the n x n Gram matrix, so a sparse ``A`` is never densified.
+    """
+    product = A @ A.T
+    product = product.toarray() if sp.issparse(product) else np.asarray(product)
+    eigenvalues, eigenvectors = np.linalg.eigh(product.astype(np.float64))
+    return eigenvectors[:, ::-1], np.sqrt(np.clip(eigenvalues[::-1], 0, None))
+
+
+def _row_gram(flat, shape, scales):
+    """``sum_j s_j^2 A_j A_j^T`` (n x n, float64); sparse matrices stay sparse until the product."""
+    n = shape[0]
+    gram = np.zeros((n, n))
+    for i in range(flat.shape[0]):
+        A = matrix_at(flat, i, shape)
+        product = A @ A.T
+        gram += scales[i] ** 2 * (product.toarray() if sp.issparse(product)
+                                  else np.asarray(product, dtype=np.float64))
+    return gram
 
 
 def _excess_error(A, sketch, n_components):

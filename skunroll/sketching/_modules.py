@@ -70,6 +70,10 @@ class CountSketch(nn.Module):
         """Frobenius error ``||A - SCW(S, A)||_F`` of each matrix in the batch."""
         return scw_loss(A, self.apply(A), n_components)
 
+    def few_shot(self, U, n_components):
+        """Few-shot loss :func:`few_shot_loss` of each ``(n, r)`` basis in ``U`` (dense)."""
+        return few_shot_loss(self.apply(U), n_components)
+
 
 def right_multiply(A, V):
     """``A @ V`` for dense or :class:`SparseMatrices` ``A`` and ``V`` of shape (B, d, r)."""
@@ -155,6 +159,22 @@ def scw_loss(A, sketched, n_components):
     residual = squared_norms(A) - energy
     tiny = torch.finfo(residual.dtype).tiny
     return torch.sqrt(torch.clamp(residual, min=tiny))
+
+
+def few_shot_loss(sketched_basis, n_components):
+    """``||(S U_k)^T S U - I_0||_F^2`` for each matrix (Indyk, Wagner, Woodruff 2021).
+
+    ``sketched_basis`` is ``S U`` (B, m, r) for ``U`` the left singular vectors
+    of a training matrix in decreasing order of singular value, ``U_k`` its
+    first ``n_components`` columns and ``I_0`` the k x r matrix ``[I_k 0]``:
+    small when S preserves the top-k subspace (``U_k^T S^T S U_k = I``) and
+    keeps it apart from the rest (``U_k^T S^T S U_tail = 0``). No SVD, so a
+    step costs O(B m r k).
+    """
+    head = sketched_basis[..., :n_components]
+    product = head.transpose(-2, -1) @ sketched_basis
+    eye = torch.eye(n_components, product.shape[-1], dtype=product.dtype, device=product.device)
+    return ((product - eye) ** 2).sum(dim=(-2, -1))
 
 
 def _dtype_of(A):
