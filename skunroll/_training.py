@@ -41,10 +41,11 @@ What keeps a fit from failing on data nobody tuned it for:
 """
 
 import copy
+import functools
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -171,6 +172,7 @@ class BaseTorchEstimator(BaseEstimator):
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -264,11 +266,54 @@ class BaseTorchEstimator(BaseEstimator):
             self._fit(X, y)
         return self
 
+    @atomic_fit
+    def partial_fit(self, X, y=None):
+        """One pass over ``X`` in the given order, continuing from the previous call.
+
+        The first call on an unfitted estimator initialises the model from
+        this chunk and ``random_state``; later calls continue with the same
+        weights, optimiser state and step count (after ``fit``: from its
+        weights, with a fresh optimiser state). Nothing is held out and
+        the schedule does not move between calls (``lr_schedule`` is read as
+        ``"constant"``, and per-epoch schedules keep their first epoch's
+        value). With ``shuffle=False`` the batches are the chunk's
+        rows in order, so chunks whose sizes are multiples of ``batch_size``,
+        streamed in order, take exactly the steps of one ``fit`` epoch (with
+        ``max_epochs=1, early_stopping=False, shuffle=False``) on their
+        concatenation. Sparse chunks stay sparse. A data-driven start (a
+        dictionary, a data-dependent scale) is computed on the first chunk.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One chunk of training data.
+        y : array-like or None
+            Targets of the chunk, for the estimators that take them.
+
+        Returns
+        -------
+        self : object
+        """
+        continuing = hasattr(self, "_optimizer_state")  # set by fit and partial_fit
+        if continuing and self._structure() != self._fitted_structure:
+            raise ValueError(
+                f"partial_fit continues the network of the first call ({self._fitted_structure}); "
+                f"got {self._structure()}. Call fit, or start a new estimator."
+            )
+        self._partial = "continue" if continuing else "first"
+        try:
+            with torch_threads():
+                self._fit(X, y)
+        finally:
+            del self._partial
+        return self
+
     def _fit(self, X, y=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _is_warm(self):
-        return self.warm_start and hasattr(self, "n_iter_")
+        continuing = getattr(self, "_partial", None) == "continue"
+        return (self.warm_start or continuing) and hasattr(self, "n_iter_")
 
     def _validate_X(self, X, reset):
         """``X`` checked against the fitted features (or recorded, if ``reset``)."""
@@ -317,6 +362,8 @@ class BaseTorchEstimator(BaseEstimator):
         ``best_loss_``, ``best_validation_score_``, ``n_iter_``, ``n_rescues_``
         and the attributes returned by ``_attributes_from_module``.
         """
+        if getattr(self, "_partial", None):
+            return self._partial_pass(X, y, side)
         device = resolve_device(self.device)
         generator, rng = torch_generator(self.random_state)
         warm = self._is_warm()
@@ -347,7 +394,10 @@ class BaseTorchEstimator(BaseEstimator):
             start = time.perf_counter()
             global_epoch = epoch_offset + epoch
             self._on_epoch_start(module, global_epoch)
-            train_loss, timed_out = run.epoch(train_source, rng.permutation(n_train))
+            # An estimator that does not list shuffle in its __init__ shuffles.
+            shuffle = getattr(self, "shuffle", True)
+            order = rng.permutation(n_train) if shuffle else np.arange(n_train)
+            train_loss, timed_out = run.epoch(train_source, order)
             stop = "max_time" if timed_out else None
             if not math.isfinite(train_loss):
                 run.rescue(train_loss, global_epoch)
@@ -404,7 +454,52 @@ class BaseTorchEstimator(BaseEstimator):
             best_validation_score=-best_monitored if val_source is not None else None,
             best_loss=None if val_source is not None else best_monitored,
             validated=val_source is not None,
+            n_steps=(getattr(self, "n_steps_", 0) if warm else 0) + run.n_steps,
         )
+        self._optimizer_state = None  # a later partial_fit starts anew from this fit
+        return self
+
+    def _partial_pass(self, X, y, side):
+        """One in-order pass of :meth:`partial_fit` over a validated chunk."""
+        device = resolve_device(self.device)
+        generator, rng = torch_generator(self.random_state)
+        continuing = self._partial == "continue"
+        if continuing:
+            module = self._module_from_attributes()
+        else:
+            module = self._build_module(X, generator, y=y, side=side)
+        module = module.to(device)
+        # The chunks of a stream are all part of one pass: per-epoch schedules
+        # (deep l0's sigma) keep their first epoch's value.
+        self._on_epoch_start(module, 0)
+        n_rows = X.shape[0]
+        plan = replace(self._training_plan(n_rows), lr_schedule="constant", rescue=False,
+                       max_time=None)
+        run = _Run(self, plan, module, device, math.ceil(n_rows / self.batch_size))
+        if continuing and self._optimizer_state is not None:
+            run.restore(self._optimizer_state, device)
+        if getattr(self, "shuffle", True):
+            # A new order per call, reproducible from the seed and the call count.
+            calls = self.n_iter_ if continuing else 0
+            order = np.random.RandomState(rng.randint(2**31 - 1) + calls).permutation(n_rows)
+        else:
+            order = np.arange(n_rows)
+        sources = self._sources((X, y, side), device)
+        train_loss, _ = run.epoch(sources, order)
+        if not math.isfinite(train_loss):
+            raise TrainingDivergedError(
+                f"partial_fit diverged: the training loss of this chunk is {train_loss}. Lower "
+                f"learning_rate (now {plan.learning_rate}) or check the scale of X. The "
+                "estimator was left unchanged."
+            )
+        history = _History.continuing(self) if continuing else _History()
+        history.loss_curve.append(train_loss)
+        history.learning_rate_curve.append(run.schedule.value)
+        self._store_fitted(self._attributes_from_module(module), history,
+                           n_iter=(self.n_iter_ if continuing else 0) + 1,
+                           n_steps=(self.n_steps_ if continuing else 0) + run.n_steps,
+                           best_loss=train_loss)
+        self._optimizer_state = run.state()
         return self
 
     def _split_for_validation(self, arrays, rng):
@@ -438,7 +533,7 @@ class BaseTorchEstimator(BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _store_fitted(self, attributes, history, *, n_iter, n_rescues=0,
+    def _store_fitted(self, attributes, history, *, n_iter, n_steps=0, n_rescues=0,
                       best_validation_score=None, best_loss=None, validated=False):
         """Set the learned ``attributes`` and the loop's bookkeeping, all or nothing."""
         for name, value in attributes.items():
@@ -457,6 +552,7 @@ class BaseTorchEstimator(BaseEstimator):
         self.best_validation_score_ = best_validation_score
         self.best_loss_ = best_loss
         self.n_iter_ = n_iter
+        self.n_steps_ = n_steps
         return self
 
     def _store_untrained(self, attributes):
@@ -464,6 +560,7 @@ class BaseTorchEstimator(BaseEstimator):
 
         The same bookkeeping as a trained fit, with no epochs and no losses.
         """
+        self._optimizer_state = None  # nothing to continue, but partial_fit checks the features
         return self._store_fitted(attributes, _History(), n_iter=0)
 
     def _sources(self, arrays, device):
@@ -545,6 +642,25 @@ class _Run:
         self.n_rescues = 0
         self.deadline = None if plan.max_time is None else time.perf_counter() + plan.max_time
         self.epoch_first_step = 0
+        self.n_steps = 0
+
+    def state(self):
+        """What a later :meth:`restore` needs to continue these steps (CPU tensors)."""
+        to_cpu = functools.partial(_map_tensors, lambda tensor: tensor.detach().cpu().clone())
+        state = {"optimizer": to_cpu(self.optimizer.state_dict()), "step": self.schedule.step}
+        if self.clipper is not None:
+            state["clipper"] = (self.clipper.history.cpu().clone(), self.clipper.n_steps)
+        return state
+
+    def restore(self, state, device):
+        """Continue from :meth:`state` (optimiser moments, step count, clipping history)."""
+        to_device = functools.partial(_map_tensors, lambda tensor: tensor.to(device))
+        self.optimizer.load_state_dict(to_device(state["optimizer"]))
+        self.schedule.step = state["step"]
+        if self.clipper is not None and "clipper" in state:
+            history, n_steps = state["clipper"]
+            self.clipper.history = history.to(device)
+            self.clipper.n_steps = n_steps
 
     def _new_optimizer(self):
         self.optimizer = _OPTIMIZERS[self.plan.optimizer](self.module.parameters(),
@@ -568,6 +684,7 @@ class _Run:
             if self.clipper is not None:
                 self.clipper.clip(module.parameters())
             self.optimizer.step()
+            self.n_steps += 1
             with torch.no_grad():
                 estimator._after_step(module)
             total += loss.detach() * n_rows
@@ -605,6 +722,17 @@ class _Run:
         if self.plan.rescue and train_loss <= self.lowest_loss:
             self.lowest_loss = train_loss
             self.good_state = copy.deepcopy(self.module.state_dict())
+
+
+def _map_tensors(function, value):
+    """``value`` with ``function`` applied to every tensor in nested dicts / lists."""
+    if isinstance(value, torch.Tensor):
+        return function(value)
+    if isinstance(value, dict):
+        return {key: _map_tensors(function, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map_tensors(function, item) for item in value)
+    return value
 
 
 def _paired_batches(sources, batch_size, order=None):

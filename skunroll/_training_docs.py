@@ -20,6 +20,9 @@ TRAINING_PARAMETERS = {
                                "schedule)."),
     "batch_size": ("int", "Samples per optimiser step. Sparse input is densified one batch at a "
                           "time."),
+    "shuffle": ("bool", "Visit the training samples in a new random order every epoch. False "
+                        "keeps their order, so :meth:`partial_fit` on consecutive chunks takes "
+                        "the steps of one ``fit`` epoch on their concatenation."),
     "max_epochs": ('int or "auto"', 'Maximum number of passes over the training data. '
                                     '``"auto"``: enough epochs for about 3,000 optimiser steps '
                                     '(between 5 and 1000), so small data sets train as long as '
@@ -66,7 +69,10 @@ TRAINING_ATTRIBUTES = {
                                "with ``warm_start``, possibly the weights the fit started "
                                "from)."),
     "best_loss_": ("float or None", "Lowest training loss (without early stopping)."),
-    "n_iter_": ("int", "Number of epochs run (summed over warm starts)."),
+    "n_iter_": ("int", "Number of epochs run (summed over warm starts), or of "
+                       ":meth:`partial_fit` calls."),
+    "n_steps_": ("int", "Number of optimiser steps taken (summed over warm starts and "
+                        ":meth:`partial_fit` calls)."),
     "learning_rate_curve_": ("list of float",
                              "Learning rate at the end of each epoch (schedule and rescues)."),
     "n_rescues_": ("int", "Number of diverging epochs undone by the rescue."),

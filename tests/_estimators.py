@@ -96,6 +96,10 @@ def estimator_id(estimator):
         variant += "-learned-bias"
     if getattr(estimator, "init", None) == "data":
         variant += "-data-init"
+    if type(estimator).__name__ == "LearnedSketchLowRank" and estimator.init != "greedy":
+        variant += f"-{estimator.init}-init"
+    if getattr(estimator, "objective", "scw") != "scw":
+        variant += f"-{estimator.objective}-objective"
     return type(estimator).__name__ + variant
 
 

@@ -252,3 +252,90 @@ def test_fits_on_cuda_and_keeps_cpu_state(estimator):
         np.asarray(output(gpu, X), dtype=float), np.asarray(output(cpu, X), dtype=float),
         rtol=1e-4, atol=1e-5,
     )
+
+
+def _trains(estimator):
+    """Whether fit runs the shared training loop (not a fixed or closed-form state)."""
+    if "max_epochs" not in estimator.get_params():
+        return False
+    return getattr(estimator, "sketch", "learned") not in ("random", "gaussian", "tensor")
+
+
+def _partial_fit(estimator, X):
+    return (estimator.partial_fit(X, _y(X), classes=[0, 1]) if is_classifier(estimator)
+            else estimator.partial_fit(X))
+
+
+# Estimators whose start reads the data (a dictionary learned from X, the
+# sketch's Gram matrix, a threshold from the data's coherence, a step size
+# from its scale): streamed, they start from the first chunk, not from all the
+# rows, so only the determinism of the stream is checked for them.
+_DATA_DRIVEN_START = {"DeepL0Encoder", "DeepL0Classifier", "LearnedSketchLowRank",
+                      "LISTAEncoder", "ReLUDictionaryAutoencoder", "SimpleAEEncoder"}
+
+
+@pytest.mark.parametrize("estimator", [e for e in ESTIMATORS if _trains(e)], ids=estimator_id)
+def test_partial_fit_on_chunks_takes_the_steps_of_one_epoch(estimator):
+    params = dict(max_epochs=1, early_stopping=False, shuffle=False, batch_size=8,
+                  lr_schedule="constant")
+    X = make_data(n_samples=40)
+    chunks = [X[start:start + 8] for start in range(0, 40, 8)]
+    if estimator._accept_sparse:  # sparse chunks stay sparse
+        X, chunks = sp.csr_matrix(X), [sp.csr_matrix(chunk) for chunk in chunks]
+    stream = clone(estimator).set_params(**params)
+    for chunk in chunks:
+        _partial_fit(stream, chunk)
+    assert stream.n_iter_ == 5 and stream.n_steps_ == 5 and len(stream.loss_curve_) == 5
+    name = type(estimator).__name__
+    random_sketch = name == "LearnedSketchLowRank" and estimator.init == "random"
+    if name in _DATA_DRIVEN_START and not random_sketch:
+        # Started from the first chunk: only the determinism of the stream is checked here.
+        again = clone(estimator).set_params(**params)
+        for chunk in chunks:
+            _partial_fit(again, chunk)
+        _assert_same_state(_fitted_state(again), _fitted_state(stream))
+        return
+    whole = fit(clone(estimator).set_params(**params), X)
+    assert whole.n_steps_ == 5
+    _assert_close_state(_fitted_state(whole), _fitted_state(stream),
+                        skip=("loss_curve_", "learning_rate_curve_", "best_loss_", "n_iter_"))
+
+
+def _assert_close_state(expected, actual, skip=()):
+    for key, value in expected.items():
+        if key in skip:
+            continue
+        other = actual[key]
+        if isinstance(value, dict):
+            _assert_close_state(value, other)
+        elif sp.issparse(value):
+            np.testing.assert_allclose(other.toarray(), value.toarray(), rtol=1e-5, atol=1e-6,
+                                       err_msg=key)
+        elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            np.testing.assert_allclose(other, value, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("estimator", [e for e in ESTIMATORS if _trains(e)], ids=estimator_id)
+def test_partial_fit_continues_and_refuses_a_changed_network(estimator):
+    X = make_data(n_samples=40)
+    streamed = clone(estimator).set_params(shuffle=True)
+    _partial_fit(streamed, X[:20])
+    state = _fitted_state(streamed)
+    _partial_fit(streamed, X[20:])
+    assert streamed.n_iter_ == 2 and streamed.n_steps_ > 0
+    # The second chunk moved the weights.
+    with pytest.raises(AssertionError):
+        _assert_same_state(state, _fitted_state(streamed))
+    # The same seed and chunks give the same result.
+    again = clone(estimator).set_params(shuffle=True)
+    _partial_fit(again, X[:20])
+    _partial_fit(again, X[20:])
+    _assert_same_state(_fitted_state(streamed), _fitted_state(again))
+    # Pickled between chunks, the stream continues the same.
+    resumed = clone(estimator).set_params(shuffle=True)
+    _partial_fit(resumed, X[:20])
+    resumed = pickle.loads(pickle.dumps(resumed))
+    _partial_fit(resumed, X[20:])
+    _assert_same_state(_fitted_state(streamed), _fitted_state(resumed))
+    with pytest.raises(ValueError, match="n_features|features"):
+        _partial_fit(streamed, X[:, :-1])

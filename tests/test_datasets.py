@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skunroll.datasets import make_block_sparse, make_power_law_sparse
+from skunroll.datasets import (make_block_sparse, make_power_law_chunks,
+                               make_power_law_sparse)
 
 
 @pytest.mark.parametrize("block_size, n_blocks", [(10, 1), (5, 2)])
@@ -61,3 +62,21 @@ def test_nonnegative_sparse_code_follows_the_model():
         make_nonnegative_sparse_code(5, 6, 12, value_range=(2.0, 1.0))
     with pytest.raises(ValueError, match="n_nonzero_coefs=20"):
         make_nonnegative_sparse_code(5, 6, 12, n_nonzero_coefs=20)
+
+
+def test_power_law_chunks_stream_reproducibly_one_chunk_at_a_time():
+    stream = make_power_law_chunks(2500, 3000, chunk_size=1000, average_nnz=15, random_state=0)
+    first = next(stream)  # a generator: nothing past this chunk exists yet
+    assert sp.isspmatrix_csr(first) and first.shape == (1000, 3000)
+    rest = list(stream)
+    assert [chunk.shape[0] for chunk in rest] == [1000, 500]
+    again = list(make_power_law_chunks(2500, 3000, chunk_size=1000, average_nnz=15,
+                                       random_state=0))
+    for chunk, same in zip([first, *rest], again):
+        assert (chunk != same).nnz == 0
+    assert (first != rest[0][:1000]).nnz > 0  # each chunk has its own seed
+    nnz = np.concatenate([chunk.getnnz(axis=1) for chunk in again])
+    assert 12 < nnz.mean() <= 15
+    # The same power law: the first coordinates are the most frequent.
+    counts = sp.vstack(again).getnnz(axis=0)
+    assert counts[:10].sum() > counts[-1000:].sum()

@@ -54,6 +54,55 @@ def test_network_matches_explicit_recursion(step_sizes, nonnegative):
         np.testing.assert_allclose(out[i], expected, rtol=1e-10, atol=1e-12)
 
 
+def _saved_bytes(net, x):
+    """Bytes autograd keeps for backward in one forward pass, by dtype."""
+    saved = {}
+
+    def pack(tensor):
+        saved[tensor.dtype] = saved.get(tensor.dtype, 0) + tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = ((net(x) - x) ** 2).sum()
+    return saved, loss
+
+
+@pytest.mark.parametrize("normalization", ["affine", "none"])
+@pytest.mark.parametrize("step_sizes", ["harmonic", "per-step"])
+def test_reversible_steps_give_autograds_gradients_with_memory_independent_of_depth(
+        normalization, step_sizes):
+    torch.manual_seed(0)
+    d, m, T, batch = 200, 20, 40, 16
+    weight = torch.randn(d, m) / np.sqrt(d)
+    nets = [L1AENetwork(weight, n_steps=T, step_sizes=step_sizes, normalization=normalization,
+                        reversible=reversible) for reversible in (False, True)]
+    with torch.no_grad():
+        for norm in nets[0].norms if normalization == "affine" else []:
+            norm.weight.uniform_(0.8, 1.2)
+            norm.bias.uniform_(-0.1, 0.1)
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.rand(batch, d) * (torch.rand(batch, d) < 0.1)
+    gradients, saved = [], []
+    for net in nets:
+        kept, loss = _saved_bytes(net, x)
+        loss.backward()
+        saved.append(kept)
+        gradients.append({name: p.grad for name, p in net.named_parameters()})
+    for name, expected in gradients[0].items():
+        scale = expected.abs().max()
+        assert (gradients[1][name] - expected).abs().max() <= 1e-4 * scale, name
+    # autograd keeps several float32 (batch, d) tensors per step; the reversible
+    # steps keep one int8 sign pattern per step and O(batch x d) floats.
+    float_bytes = [kept.get(torch.float32, 0) for kept in saved]
+    assert float_bytes[1] < 0.2 * float_bytes[0]
+    assert saved[1][torch.int8] == T * batch * d
+    shallow, _ = _saved_bytes(L1AENetwork(weight, n_steps=4, normalization=normalization), x)
+    # Float memory grows with T only through the (batch, m) projections s_t W
+    # and the steps' own parameters (alpha_t, gamma_t, beta_t), no (batch, d) tensor.
+    growth = float_bytes[1] - shallow[torch.float32]
+    assert (T - 4) * batch * m * 4 <= growth <= (T - 4) * (batch * m + 2 * d + 2) * 4
+
+
 def test_reference_initialisation():
     X = make_block_sparse(200, 400, random_state=0)
     est = L1AEEncoder(n_components=50, max_epochs=1, learning_rate=1e-12, recipe="paper",

@@ -152,6 +152,60 @@ def make_power_law_sparse(n_samples=10000, n_features=1000, *, average_nnz=10, e
 
 @validate_params(
     {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "average_nnz": [Interval(Real, 0, None, closed="neither")],
+        "exponent": [Interval(Real, 0, None, closed="left")],
+        "bias": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_power_law_chunks(n_samples=800_000, n_features=47_236, *, chunk_size=10_000,
+                          average_nnz=76, exponent=1.0, bias=1.0, random_state=None):
+    """CSR chunks of power-law sparse vectors, generated one at a time (RCV1 scale by default).
+
+    The rows of :func:`make_power_law_sparse` (the l1-AE paper's model of
+    RCV1-like text: d = 47,236, ``average_nnz=76``, which the cap of each
+    coordinate's probability at 1 brings to about 65 nonzeros per row), drawn chunk by
+    chunk so that a data set of any length streams through ``partial_fit``
+    without ever being held in memory: only one chunk exists at a time. Each
+    chunk has its own seed drawn from ``random_state``, so a fixed seed gives
+    the same stream every time.
+
+    Parameters
+    ----------
+    n_samples : int, default=800_000
+        Total number of rows (the last chunk may be shorter).
+    n_features : int, default=47_236
+    chunk_size : int, default=10_000
+    average_nnz, exponent, bias : float
+        As in :func:`make_power_law_sparse`.
+    random_state : int, RandomState instance or None, default=None
+
+    Yields
+    ------
+    chunk : scipy.sparse.csr_matrix of shape (<= chunk_size, n_features)
+
+    Examples
+    --------
+    >>> from skunroll.datasets import make_power_law_chunks
+    >>> chunks = make_power_law_chunks(2500, 5000, chunk_size=1000, average_nnz=20,
+    ...                                random_state=0)
+    >>> [chunk.shape[0] for chunk in chunks]
+    [1000, 1000, 500]
+    """
+    rng = check_random_state(random_state)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=-(-n_samples // chunk_size))
+    for index, seed in enumerate(seeds):
+        rows = min(chunk_size, n_samples - index * chunk_size)
+        yield make_power_law_sparse(rows, n_features, average_nnz=average_nnz, exponent=exponent,
+                                    bias=bias, sparse=True, random_state=seed)
+
+
+@validate_params(
+    {
         "n_matrices": [Interval(Integral, 1, None, closed="left")],
         "n_rows": [Interval(Integral, 1, None, closed="left")],
         "n_columns": [Interval(Integral, 1, None, closed="left")],

@@ -101,7 +101,7 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
 
     def __init__(self, n_components=20, *, nonnegative=True, decoder="auto", noise_level="auto",
                  solver="auto", n_jobs=None, optimizer="sgd", learning_rate=0.1, batch_size=128,
-                 max_epochs="auto", early_stopping=True, validation_fraction=0.2,
+                 shuffle=True, max_epochs="auto", early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change="auto", tol=0.0, lr_schedule="auto", max_time=None,
                  warm_start=False, device="auto", random_state=None, verbose=0):
         self._set_init_arguments(locals())
@@ -110,8 +110,10 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
         X = as_csr_or_array(self._validate_X(X, reset=not self._is_warm()))
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        mean_squared_norm = squared_frobenius(X) / X.shape[0]
-        self.data_scale_ = mean_squared_norm if mean_squared_norm > 0 else 1.0
+        if getattr(self, "_partial", None) != "continue":
+            # A stream keeps the step size of its first chunk.
+            mean_squared_norm = squared_frobenius(X) / X.shape[0]
+            self.data_scale_ = mean_squared_norm if mean_squared_norm > 0 else 1.0
         return self._train(X)
 
     def _training_plan(self, n_train):
@@ -199,7 +201,8 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformer
     }
 
     def __init__(self, n_components=20, *, hidden_size=100, nonnegative=True, optimizer="adam",
-                 learning_rate=1e-3, batch_size=128, max_epochs="auto", early_stopping=True,
+                 learning_rate=1e-3, batch_size=128, shuffle=True, max_epochs="auto",
+                 early_stopping=True,
                  validation_fraction=0.2, n_iter_no_change="auto", tol=0.0, lr_schedule="auto",
                  max_time=None, warm_start=False, device="auto", random_state=None, verbose=0):
         self._set_init_arguments(locals())

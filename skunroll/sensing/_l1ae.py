@@ -188,6 +188,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         optimizer="sgd",
         learning_rate=0.01,
         batch_size=128,
+        shuffle=True,
         max_epochs="auto",
         early_stopping=True,
         validation_fraction=0.2,

@@ -248,6 +248,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         optimizer="sgd",
         learning_rate="auto",
         batch_size=1,
+        shuffle=True,
         max_epochs="auto",
         early_stopping=True,
         validation_fraction=0.2,
@@ -310,7 +311,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         return super()._split_for_validation(arrays, rng)
 
     def _shot_indices(self, n_matrices):
-        rng = np.random.RandomState(_numpy_rng(torch_generator(self.random_state)[0]).randint(2**31 - 1))
+        seed = _numpy_rng(torch_generator(self.random_state)[0]).randint(2**31 - 1)
+        rng = np.random.RandomState(seed)
         return np.sort(rng.choice(n_matrices, size=min(self.n_shots, n_matrices), replace=False))
 
     def _few_shot_samples(self, flat, shape, scales):
@@ -455,7 +457,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             norms = torch.linalg.vector_norm(scaled, dim=1, keepdim=True)
             basis = scaled / torch.clamp(norms, min=torch.finfo(scaled.dtype).tiny)
             kth = norms[..., self.n_components - 1: self.n_components]
-            weights = torch.clamp(norms / torch.clamp(kth, min=torch.finfo(scaled.dtype).tiny), max=1.0)
+            tiny = torch.finfo(scaled.dtype).tiny
+            weights = torch.clamp(norms / torch.clamp(kth, min=tiny), max=1.0)
             # Per unit of squared target weight, so one learning rate fits every n and r.
             return (module.few_shot(basis * weights, self.n_components)
                     / (self.n_components * (weights**2).sum(dim=(1, 2)))).mean()
@@ -584,7 +587,7 @@ def _left_singular_pairs(A):
 
 
 def _row_gram(flat, shape, scales):
-    """``sum_j s_j^2 A_j A_j^T`` (n x n, float64); sparse matrices stay sparse until the product."""
+    """``sum_j s_j^2 A_j A_j^T`` (n x n, float64); sparse matrices stay sparse in the product."""
     n = shape[0]
     gram = np.zeros((n, n))
     for i in range(flat.shape[0]):

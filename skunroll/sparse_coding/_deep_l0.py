@@ -60,7 +60,7 @@ class _DeepL0Base(BaseTorchEstimator):
     def __init__(self, n_components=128, *, sparsity="l0", alpha=0.5, n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 max_epochs=50, early_stopping=True, validation_fraction=0.1,
+                 shuffle=True, max_epochs=50, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,
                  warm_start=False, device="auto",
                  random_state=None, verbose=0):
@@ -370,7 +370,17 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc", "coo"),
                              dtype=(np.float64, np.float32), reset=not warm)
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+        partial = getattr(self, "_partial", None)
+        if partial:
+            # A chunk may lack some labels: the classes come from the first call.
+            classes = self.classes_ if partial == "continue" else self._stream_classes
+            encoder = LabelEncoder().fit(classes)
+            unseen = np.setdiff1d(y, encoder.classes_)
+            if unseen.size:
+                raise ValueError(f"y has labels {unseen.tolist()} that are not in classes "
+                                 f"{encoder.classes_.tolist()} given to the first partial_fit.")
+        else:
+            encoder = LabelEncoder().fit(y)
         if warm and not np.array_equal(encoder.classes_, self.classes_):
             raise ValueError("warm_start=True needs the same classes as the first fit.")
         self.classes_ = encoder.classes_
@@ -391,6 +401,31 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         self : object
         """
         return super().fit(X, y)
+
+    def partial_fit(self, X, y, classes=None):
+        """One pass over a chunk, continuing from the previous call (see the base class).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,) or None
+            Every label of the stream. Required on the first call on an
+            unfitted estimator (a chunk may lack some labels); later calls
+            may omit it.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError("classes must be passed to the first call of partial_fit "
+                             "(a chunk may not contain every label).")
+        self._stream_classes = None if classes is None else np.unique(classes)
+        try:
+            return super().partial_fit(X, y)
+        finally:
+            del self._stream_classes
 
     def _build_module(self, X, generator, y=None, side=None):
         module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))

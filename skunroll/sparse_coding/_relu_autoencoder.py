@@ -124,7 +124,7 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
 
     def __init__(self, n_components=None, *, bias="auto", coherence=None, init="random",
                  dictionary=None, unit_norm_atoms=True, dead_atoms="resample", optimizer="adam", learning_rate=1e-2,
-                 batch_size=256, max_epochs="auto", early_stopping=True,
+                 batch_size=256, shuffle=True, max_epochs="auto", early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self._set_init_arguments(locals())
