@@ -526,3 +526,13 @@ def test_tensor_sketch_is_the_top_left_singular_space_of_the_training_matrices()
     # More rows than the matrices have: the extra rows are zero, the approximation exact.
     wide = LearnedSketchLowRank(n_components=3, sketch_size=50, sketch="tensor").fit(train)
     assert wide.sketch_.shape == (50, 40) and not wide.sketch_[40:].any()
+
+
+def test_gram_based_options_refuse_an_n_x_n_matrix_too_large(monkeypatch, scene):
+    from skunroll.sketching import _learned_sketch
+
+    monkeypatch.setattr(_learned_sketch, "_MAX_GRAM_BYTES", 8 * 59 * 59)
+    for params in ({"init": "greedy"}, {"sketch": "tensor"}):
+        with pytest.raises(ValueError, match="Gram matrix.*n = 60"):
+            _fast(**params).fit(scene[:5])
+    _fast(init="inner-product").fit(scene[:5])  # needs no Gram matrix

@@ -57,6 +57,14 @@ def test_reproduce_sketch_quick(tmp_path, capsys):
     rows = json.loads((tmp_path / "sketch.json").read_text())
     ratio = {row["sketch"]: row["ratio_to_random"] for row in rows}
     assert ratio["random CountSketch"] == 1.0 and len(ratio) == 13
+    # The cached test errors are minus the estimator's own score.
+    from skunroll._reproduce_sketch import _TestMatrices, _data
+    from skunroll.sketching import LearnedSketchLowRank
+
+    train, test = _data("synthetic", True, 0)
+    random = LearnedSketchLowRank(10, sketch_size=20, sketch="random", random_state=0).fit(train)
+    assert _TestMatrices(test).excess(random, 10) == pytest.approx(-random.score(test),
+                                                                     rel=1e-12)
     # On frames of one scene, learned values beat a random hash ...
     assert ratio["IVY (SGD values)"] < 0.5
     # ... the greedy positions beat learned values, in a fraction of the time ...

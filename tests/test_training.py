@@ -340,3 +340,34 @@ def test_threads_in_process_workers_stay_within_their_share():
     results = Parallel(n_jobs=2)(delayed(_fit_and_report)(ThreadSpy(max_epochs=2))
                                  for _ in range(2))
     assert all(seen <= max(1, cpu_count() // 2) for seen, _ in results)
+
+
+def test_partial_fit_streams_from_a_memmap_and_a_parquet_file(tmp_path):
+    """Chunks read from disk train exactly as the same chunks in memory."""
+    from skunroll import L1AEEncoder
+
+    rng = np.random.RandomState(0)
+    X = (rng.uniform(size=(256, 30)) * (rng.uniform(size=(256, 30)) < 0.2)).astype(np.float32)
+    params = dict(n_components=8, batch_size=32, shuffle=False, device="cpu", random_state=0)
+    in_memory = L1AEEncoder(**params)
+    for start in range(0, 256, 64):
+        in_memory.partial_fit(X[start:start + 64])
+
+    path = tmp_path / "rows.dat"
+    X.tofile(path)
+    rows = np.memmap(path, dtype=np.float32, mode="r", shape=X.shape)
+    from_memmap = L1AEEncoder(**params)
+    for start in range(0, 256, 64):
+        from_memmap.partial_fit(rows[start:start + 64])
+    np.testing.assert_array_equal(from_memmap.components_, in_memory.components_)
+
+    pyarrow = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    table = pyarrow.table({f"x{i}": X[:, i] for i in range(30)})
+    parquet.write_table(table, tmp_path / "rows.parquet", row_group_size=64)
+    from_parquet = L1AEEncoder(**params)
+    for batch in parquet.ParquetFile(tmp_path / "rows.parquet").iter_batches(batch_size=64):
+        columns = [column.to_numpy() for column in batch.columns]
+        from_parquet.partial_fit(np.column_stack(columns).astype(np.float32))
+    np.testing.assert_array_equal(from_parquet.components_, in_memory.components_)
+    assert from_parquet.n_iter_ == 4 and from_parquet.n_steps_ == 8

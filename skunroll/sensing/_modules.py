@@ -59,8 +59,8 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
             signs[t] = s
             torch.matmul(s, weight, out=projected[t])
             # x - alpha_t (s - (s W) W^T), then the per-coordinate affine map.
-            x = torch.addmm(x.add_(s, alpha=-alpha), projected[t], weight.T, alpha=alpha)
-            x = x.mul_(gammas[t]).add_(betas[t])
+            x.add_(s, alpha=-alpha).addmm_(projected[t], weight.T, alpha=alpha)
+            x.mul_(gammas[t]).add_(betas[t])
         ctx.save_for_backward(x, weight, alphas, gammas, betas, signs, projected)
         return x
 
@@ -75,12 +75,12 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
         for t in range(len(steps) - 1, -1, -1):
             alpha = steps[t]
             before_affine = (x - betas[t]) / gammas[t]
-            grad_gammas[t] = (grad * before_affine).sum(0)
+            grad_gammas[t] = torch.einsum("bd,bd->d", grad, before_affine)
             grad_betas[t] = grad.sum(0)
             grad = grad * gammas[t]  # d loss / d u, u the input of the affine map
             s = signs[t].to(x.dtype)
             feedback = s - projected[t] @ weight.T  # (I - A^T A) s
-            grad_alphas[t] = -(grad * feedback).sum()
+            grad_alphas[t] = -torch.vdot(grad.reshape(-1), feedback.reshape(-1))
             # u = x - alpha (s - (s W) W^T): W enters through (s W) W^T.
             grad_weight.addmm_(s.T, grad @ weight, alpha=alpha)
             grad_weight.addmm_(grad.T, projected[t], alpha=alpha)

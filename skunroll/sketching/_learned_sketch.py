@@ -586,9 +586,19 @@ def _left_singular_pairs(A):
     return eigenvectors[:, ::-1], np.sqrt(np.clip(eigenvalues[::-1], 0, None))
 
 
+#: Largest n x n float64 Gram matrix the greedy and tensor sketches form (2 GiB).
+_MAX_GRAM_BYTES = 2 * 1024**3
+
+
 def _row_gram(flat, shape, scales):
     """``sum_j s_j^2 A_j A_j^T`` (n x n, float64); sparse matrices stay sparse in the product."""
     n = shape[0]
+    if 8 * n * n > _MAX_GRAM_BYTES:
+        raise ValueError(
+            f"init='greedy' and sketch='tensor' form the n x n Gram matrix of the matrices' rows: "
+            f"{8 * n * n / 1024**3:.1f} GiB for n = {n}. Use init='inner-product' or "
+            "init='random' for matrices with this many rows."
+        )
     gram = np.zeros((n, n))
     for i in range(flat.shape[0]):
         A = matrix_at(flat, i, shape)
