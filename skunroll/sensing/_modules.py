@@ -72,14 +72,17 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
         grad_gammas = torch.zeros_like(gammas)
         grad_betas = torch.zeros_like(betas)
         steps = alphas.tolist()
+        grad = grad.clone()  # scaled in place below; autograd's tensor stays as it was
+        inverse_gammas = gammas.reciprocal()
         for t in range(len(steps) - 1, -1, -1):
             alpha = steps[t]
-            before_affine = (x - betas[t]) / gammas[t]
+            # (x - beta_t) / gamma_t in one pass.
+            before_affine = torch.addcmul(-betas[t] * inverse_gammas[t], x, inverse_gammas[t])
             grad_gammas[t] = torch.einsum("bd,bd->d", grad, before_affine)
             grad_betas[t] = grad.sum(0)
-            grad = grad * gammas[t]  # d loss / d u, u the input of the affine map
+            grad.mul_(gammas[t])  # d loss / d u, u the input of the affine map
             s = signs[t].to(x.dtype)
-            feedback = s - projected[t] @ weight.T  # (I - A^T A) s
+            feedback = torch.addmm(s, projected[t], weight.T, alpha=-1.0)  # (I - A^T A) s
             grad_alphas[t] = -torch.vdot(grad.reshape(-1), feedback.reshape(-1))
             # u = x - alpha (s - (s W) W^T): W enters through (s W) W^T.
             grad_weight.addmm_(s.T, grad @ weight, alpha=alpha)
