@@ -24,6 +24,8 @@ from skunroll.sparse_coding import (
     m_sparse_iht,
     optimal_codes,
 )
+from skunroll.sparse_coding import _modules
+from skunroll.sparse_coding._modules import UnrolledThresholdingNetwork
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -68,6 +70,61 @@ def test_keep_top_m_keeps_m_with_deterministic_ties_and_masked_gradient():
     out.sum().backward()
     assert u.grad.tolist() == [[1, 1, 0, 1, 0], [1, 1, 1, 0, 0]]
     np.testing.assert_array_equal(keep_largest(u.detach().numpy(), 3), out.detach().numpy())
+
+
+def _stages_saved_bytes(shrinkage, n_steps, checkpoint_steps, seed=0):
+    """Bytes autograd keeps for a forward (by dtype, per (batch, p) float32) and the gradients."""
+    torch.manual_seed(seed)
+    batch, n_features, p = 16, 30, 40
+    D = torch.randn(p, n_features) / np.sqrt(n_features)
+    thresholds = None if shrinkage == "top-m" else torch.full((p,), 0.05)
+    net = UnrolledThresholdingNetwork(0.1 * D, torch.eye(p) - 0.1 * D @ D.T, thresholds, n_steps,
+                                      shrinkage, n_nonzero_coefs=5 if shrinkage == "top-m" else None,
+                                      checkpoint_steps=checkpoint_steps)
+    net.sigma = 0.5 if shrinkage == "hard" else None  # HELU_sigma, as while training
+    x = torch.randn(batch, n_features)
+    kept = {}
+
+    def pack(tensor):
+        kept[tensor.dtype] = kept.get(tensor.dtype, 0) + tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = ((net(x) - 0.1) ** 2).sum()
+    loss.backward()
+    unit = batch * p * 4
+    return ({dtype: size / unit for dtype, size in kept.items()},
+            {name: param.grad for name, param in net.named_parameters()})
+
+
+@pytest.mark.parametrize("shrinkage", ["hard", "soft", "top-m"])
+def test_checkpointed_stages_give_the_same_gradients_with_one_tensor_per_stage(shrinkage):
+    _, expected = _stages_saved_bytes(shrinkage, 12, checkpoint_steps=False)
+    _, gradients = _stages_saved_bytes(shrinkage, 12, checkpoint_steps=True)
+    for name, grad in expected.items():
+        assert torch.equal(gradients[name], grad), name
+    growth = {}
+    for checkpoint_steps in (False, True):
+        shallow, _ = _stages_saved_bytes(shrinkage, 2, checkpoint_steps)
+        deep, _ = _stages_saved_bytes(shrinkage, 12, checkpoint_steps)
+        growth[checkpoint_steps] = {dtype: (deep[dtype] - shallow.get(dtype, 0)) / 10
+                                    for dtype in deep}
+    # Per extra stage autograd keeps the product's input, the pre-activation
+    # and the thresholding's intermediates; checkpointed, the hooks see the
+    # stage's input codes and the shared drive x W^T (one tensor, counted
+    # each stage), nothing else.
+    assert sum(growth[False].values()) >= 5
+    assert growth[True] == {torch.float32: 2.0, **{
+        dtype: 0.0 for dtype in growth[True] if dtype != torch.float32}}
+
+
+def test_auto_checkpointing_switches_on_above_the_byte_budget(monkeypatch):
+    small, _ = _stages_saved_bytes("hard", 12, checkpoint_steps="auto")
+    monkeypatch.setattr(_modules, "CHECKPOINT_ABOVE_BYTES", 0)
+    recomputed, _ = _stages_saved_bytes("hard", 12, checkpoint_steps="auto")
+    assert small == _stages_saved_bytes("hard", 12, checkpoint_steps=False)[0]
+    assert recomputed == _stages_saved_bytes("hard", 12, checkpoint_steps=True)[0]
+    assert recomputed[torch.float32] < 0.5 * small[torch.float32]
 
 
 def test_iht_with_orthonormal_dictionary_is_hard_thresholding():

@@ -43,9 +43,11 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
     the next step's output, ``x(t) = (x(t+1) - beta_t) / gamma_t + alpha_t
     (s_t - (s_t W) W^T)``: with the signs stored, rounding in the rebuilt
     ``x(t)`` cannot flip a branch, so the gradients are those of autograd to
-    float32 rounding. Backward costs 4 GEMMs per step (autograd: the same
-    4), forward 2; activation memory is O(batch x d) floats plus T int8 sign
-    patterns instead of several float tensors per step.
+    float32 rounding. Backward costs the flops of autograd's 4 GEMMs per
+    step in 3 calls (W's two gradient terms in one product over 2 batch
+    rows), forward 2; every step reuses the same few (batch, d) buffers.
+    Activation memory is O(batch x d) floats plus T int8 sign patterns
+    instead of several float tensors per step.
     """
 
     @staticmethod
@@ -54,42 +56,55 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
         x = x.clone()  # updated in place below; the caller's tensor stays as it was
         signs = torch.empty((len(steps),) + x.shape, dtype=torch.int8, device=x.device)
         projected = x.new_empty((len(steps), x.shape[0], weight.shape[1]))
+        s = torch.empty_like(x)  # one buffer for every step's float signs
         for t, alpha in enumerate(steps):
-            s = torch.sign(x)
-            signs[t] = s
-            torch.matmul(s, weight, out=projected[t])
+            torch.sign(x, out=s)
+            signs[t].copy_(s)
+            torch.mm(s, weight, out=projected[t])
             # x - alpha_t (s - (s W) W^T), then the per-coordinate affine map.
             x.add_(s, alpha=-alpha).addmm_(projected[t], weight.T, alpha=alpha)
-            x.mul_(gammas[t]).add_(betas[t])
+            torch.addcmul(betas[t], x, gammas[t], out=x)
         ctx.save_for_backward(x, weight, alphas, gammas, betas, signs, projected)
         return x
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad_output):
         x, weight, alphas, gammas, betas, signs, projected = ctx.saved_tensors
+        batch, n_components = projected.shape[1:]
         grad_weight = torch.zeros_like(weight)
-        grad_alphas = torch.zeros_like(alphas)
-        grad_gammas = torch.zeros_like(gammas)
-        grad_betas = torch.zeros_like(betas)
+        grad_alphas = torch.empty_like(alphas)
+        grad_gammas = torch.empty_like(gammas)
+        grad_betas = torch.empty_like(betas)
         steps = alphas.tolist()
-        grad = grad.clone()  # scaled in place below; autograd's tensor stays as it was
         inverse_gammas = gammas.reciprocal()
+        shifts = -betas * inverse_gammas
+        # W's gradient from step t is s^T (g W) + g^T (s W): one GEMM over the
+        # stacked [s; g] and [g W; s W] (K = 2 batch) instead of two.
+        left = x.new_empty((2 * batch, x.shape[1]))
+        s, grad = left[:batch], left[batch:]
+        grad.copy_(grad_output)
+        right = x.new_empty((2 * batch, n_components))
+        grad_projected, step_projected = right[:batch], right[batch:]
+        before = torch.empty_like(x)  # every step's input is rebuilt in this buffer
         for t in range(len(steps) - 1, -1, -1):
             alpha = steps[t]
-            # (x - beta_t) / gamma_t in one pass.
-            before_affine = torch.addcmul(-betas[t] * inverse_gammas[t], x, inverse_gammas[t])
-            grad_gammas[t] = torch.einsum("bd,bd->d", grad, before_affine)
-            grad_betas[t] = grad.sum(0)
-            grad.mul_(gammas[t])  # d loss / d u, u the input of the affine map
-            s = signs[t].to(x.dtype)
-            feedback = torch.addmm(s, projected[t], weight.T, alpha=-1.0)  # (I - A^T A) s
-            grad_alphas[t] = -torch.vdot(grad.reshape(-1), feedback.reshape(-1))
-            # u = x - alpha (s - (s W) W^T): W enters through (s W) W^T.
-            grad_weight.addmm_(s.T, grad @ weight, alpha=alpha)
-            grad_weight.addmm_(grad.T, projected[t], alpha=alpha)
-            x = before_affine.add_(feedback, alpha=alpha)
-            # sign(x) has zero derivative: d u / d x(t) is the identity.
-        return grad, grad_weight, grad_alphas, grad_gammas, grad_betas
+            # u = (x - beta_t) / gamma_t, the input of the affine map, in one pass.
+            torch.addcmul(shifts[t], x, inverse_gammas[t], out=before)
+            x = before
+            grad_gammas[t] = torch.einsum("bd,bd->d", grad, before)
+            torch.sum(grad, 0, out=grad_betas[t])
+            grad.mul_(gammas[t])  # d loss / d u
+            s.copy_(signs[t])
+            torch.mm(grad, weight, out=grad_projected)
+            step_projected.copy_(projected[t])
+            # d loss / d alpha_t = -<g, s - (s W) W^T> = <g W, s W> - <g, s>.
+            grad_alphas[t] = (torch.vdot(grad_projected.reshape(-1), step_projected.reshape(-1))
+                              - torch.vdot(grad.reshape(-1), s.reshape(-1)))
+            grad_weight.addmm_(left.T, right, alpha=alpha)
+            # x(t) = u + alpha_t (s - (s W) W^T); sign(x) has zero derivative,
+            # so d u / d x(t) is the identity.
+            before.add_(s, alpha=alpha).addmm_(step_projected, weight.T, alpha=-alpha)
+        return grad.clone(), grad_weight, grad_alphas, grad_gammas, grad_betas
 
 
 class L1AENetwork(nn.Module):
