@@ -1,5 +1,6 @@
 """The l1-AE recovery experiment of Wu et al. (ICML 2019), shared by the CLI and benchmarks."""
 
+import functools
 import json
 import time
 import warnings
@@ -11,6 +12,9 @@ from sklearn.exceptions import ConvergenceWarning
 from .datasets import make_block_sparse, make_power_law_sparse
 from .metrics import exact_recovery_fraction, recovery_rmse
 from .sensing import GaussianMeasurement, L1AEEncoder
+
+#: The reproductions' per-step lines, flushed so a redirected log shows them as they come.
+progress = functools.partial(print, flush=True)
 
 DATASETS = {
     "synthetic1": lambda n, seed: make_block_sparse(n, 1000, block_size=10, n_blocks=1,

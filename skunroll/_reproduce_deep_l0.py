@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from ._reproduce import save_results
+from ._reproduce import progress, save_results
 from .metrics import normalized_code_error, support_error
 from .sparse_coding import DeepL0Encoder, iht, ista, m_sparse_iht, optimal_codes
 from .sparse_coding._deep_l0 import _learn_dictionary
@@ -162,7 +162,7 @@ def _code_rows(X_train, X_test, D, *, sparsity, p, alpha, n_nonzero_coefs, max_e
 PAPER_IHT2 = dict(zip(PAPER_P, PAPER["l0"]["IHT-2"]))
 
 
-def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0, log=print):
+def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0, log=progress):
     """Tables 1-3 for each p, on the learned dictionary and on the paper's regime.
 
     "learned": MiniBatchDictionaryLearning on the training images (what a user
@@ -201,7 +201,7 @@ def mnist_images():
     return images / 255.0, labels
 
 
-def table4(ps, *, quick=False, max_epochs=50, seed=0, log=print):
+def table4(ps, *, quick=False, max_epochs=50, seed=0, log=progress):
     """Classification error (%) of the deep l0 classifiers, tuned LISTA and logistic regression."""
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._reproduce import pyplot, save_results
+from ._reproduce import progress, pyplot, save_results
 from .datasets import make_block_sparse, make_power_law_sparse
 from .exceptions import DecodingWarning
 from .metrics import exact_recovery_fraction, recovery_rmse
@@ -107,7 +107,7 @@ def _evaluate(estimator, X_test):
 
 
 def run(data_sets=None, *, quick=False, n_samples=10000, n_test=1000, m_grid=None,
-        random_state=0, log=print):
+        random_state=0, log=progress):
     """Every method on every data set and m; returns the list of result rows.
 
     Each row: ``{"data": ..., "m": ..., "method": ..., "exact": ..., "rmse": ...,

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._reproduce import save_results
+from ._reproduce import progress, save_results
 from .datasets import make_nonnegative_sparse_code
 from .sparse_coding import auto_bias, data_coherence, relu_autoencoder_loss, support_bias_scale
 
@@ -49,7 +49,7 @@ def columnwise_perturbation(D, delta, generator):
     return W / W.norm(dim=1, keepdim=True)
 
 
-def gradient(hs, deltas, n_samples, n_draws, seed, log=print):
+def gradient(hs, deltas, n_samples, n_draws, seed, log=progress):
     rows = []
     generator = torch.Generator().manual_seed(seed)
     for h in hs:
@@ -73,7 +73,7 @@ def gradient(hs, deltas, n_samples, n_draws, seed, log=print):
     return rows
 
 
-def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5, log=print):
+def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5, log=progress):
     curves = []
     generator = torch.Generator().manual_seed(seed)
     ts = np.linspace(-radius, radius, steps)

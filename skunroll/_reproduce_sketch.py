@@ -17,7 +17,6 @@ papers' ratios; also the fit time and the time to approximate one matrix.
 (:func:`~skunroll.datasets.make_low_rank_family`), one seed, short training.
 """
 
-import functools
 import time
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._reproduce import pyplot, save_results
+from ._reproduce import progress, pyplot, save_results
 from .datasets import make_low_rank_family
 from .sketching import LearnedSketchLowRank, scw_error
 from .utils._linalg import optimal_error, top_singular_value
@@ -119,7 +118,7 @@ def _inference_seconds(estimator, matrices, repeats):
 
 
 def run(data_sets, pairs, *, quick=False, n_seeds=3, seed=0, options=None, repeats=5,
-        log=functools.partial(print, flush=True)):
+        log=progress):
     """Test excess error, fit and inference time of every option; one row per (data, k, m, option).
 
     Each option is fit with ``n_seeds`` seeds (``seed``, ``seed + 1``, ...) and

@@ -27,7 +27,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from ._reproduce import save_results
+from ._reproduce import progress, save_results
 from .datasets import load_yeast, make_linear_xml
 from .exceptions import DecodingWarning
 from .metrics import precision_at_k
@@ -137,7 +137,7 @@ def methods(ms, n_labels, lp_max_m, *, recipe="stable", l1ae_epochs=30, n_jobs=2
         yield "kNN on embedding (SLEEC-like)", m, lambda m=m: EmbeddingKNN(m)
 
 
-def run(name, split, ms, lp_max_m, log=print, **options):
+def run(name, split, ms, lp_max_m, log=progress, **options):
     X_train, X_test, Y_train, Y_test = split
     n_labels = Y_train.shape[1]
     rows = []
