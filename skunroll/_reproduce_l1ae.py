@@ -42,6 +42,7 @@ from .sensing import (
     SimpleAEEncoder,
 )
 
+
 def _flights(n, seed):
     from .datasets import load_flights_onehot
 
