@@ -42,8 +42,12 @@ def run_stream(m, n_rows, chunk_size, n_test, device, seed=0):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for chunk in make_power_law_chunks(n_rows, chunk_size=chunk_size, random_state=seed):
+        for index, chunk in enumerate(make_power_law_chunks(n_rows, chunk_size=chunk_size,
+                                                            random_state=seed)):
             encoder.partial_fit(chunk)
+            print(f"m={m}: chunk {index + 1}, {encoder.n_steps_} steps, training loss "
+                  f"{encoder.loss_curve_[-1]:.4g}, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row = {"m": m, "rows": n_rows, "seconds": seconds, "samples_per_second": n_rows / seconds,
@@ -81,7 +85,8 @@ def main(argv=None):
             command = [sys.executable, __file__, "--child", str(m), str(rows), "--rows",
                        *map(str, args.rows), "--chunk-size", str(args.chunk_size), "--n-test",
                        str(args.n_test), "--device", args.device]
-            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            # The child's per-chunk lines and any error go straight to stderr.
+            out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(row)
             recovery = "".join(f", {key} {value:.3f}" for key, value in row.items()

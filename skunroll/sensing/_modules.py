@@ -34,6 +34,31 @@ class StepAffine(nn.Module):
         return torch.addcmul(self.bias, x, self.weight)
 
 
+def _subgradient_steps_(x, weight, alphas, gammas, betas, signs=None, projected=None):
+    """Apply the T steps to ``x`` in place, without recording them for autograd.
+
+    Every step reuses one (batch, d) buffer for its float signs instead of
+    allocating the several (batch, d) temporaries of the expression
+    ``gamma (x - alpha (s - (s W) W^T)) + beta``. When given, ``signs``
+    (T, batch, d) int8 and ``projected`` (T, batch, m) receive each step's
+    sign pattern and ``s_t W``, what the reversible backward needs.
+    """
+    s = torch.empty_like(x)
+    step_projected = None if projected is not None else x.new_empty(
+        (x.shape[0], weight.shape[1]))
+    for t, alpha in enumerate(alphas.tolist()):  # one host sync, not one per step
+        torch.sign(x, out=s)
+        if signs is not None:
+            signs[t].copy_(s)
+        if projected is not None:
+            step_projected = projected[t]
+        torch.mm(s, weight, out=step_projected)
+        # x - alpha_t (s - (s W) W^T), then the per-coordinate affine map.
+        x.add_(s, alpha=-alpha).addmm_(step_projected, weight.T, alpha=alpha)
+        torch.addcmul(betas[t], x, gammas[t], out=x)
+    return x
+
+
 class _ReversibleSubgradientSteps(torch.autograd.Function):
     """The T unrolled steps with memory independent of T.
 
@@ -52,18 +77,11 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, alphas, gammas, betas):
-        steps = alphas.tolist()  # one host sync, not one per step
+        n_steps = alphas.shape[0]
         x = x.clone()  # updated in place below; the caller's tensor stays as it was
-        signs = torch.empty((len(steps),) + x.shape, dtype=torch.int8, device=x.device)
-        projected = x.new_empty((len(steps), x.shape[0], weight.shape[1]))
-        s = torch.empty_like(x)  # one buffer for every step's float signs
-        for t, alpha in enumerate(steps):
-            torch.sign(x, out=s)
-            signs[t].copy_(s)
-            torch.mm(s, weight, out=projected[t])
-            # x - alpha_t (s - (s W) W^T), then the per-coordinate affine map.
-            x.add_(s, alpha=-alpha).addmm_(projected[t], weight.T, alpha=alpha)
-            torch.addcmul(betas[t], x, gammas[t], out=x)
+        signs = torch.empty((n_steps,) + x.shape, dtype=torch.int8, device=x.device)
+        projected = x.new_empty((n_steps, x.shape[0], weight.shape[1]))
+        _subgradient_steps_(x, weight, alphas, gammas, betas, signs=signs, projected=projected)
         ctx.save_for_backward(x, weight, alphas, gammas, betas, signs, projected)
         return x
 
@@ -171,9 +189,14 @@ class L1AENetwork(nn.Module):
         weight = self.weight
         x = y @ weight.T
         alphas = self.step_sizes()
-        if self.reversible and self.normalization != "batch" and torch.is_grad_enabled():
-            x = _ReversibleSubgradientSteps.apply(x, weight, alphas, *self._affine_parameters(x))
-            return torch.relu(x) if self.nonnegative else x
+        if self.normalization != "batch":
+            if not torch.is_grad_enabled():  # inference: in place, a few buffers
+                x = _subgradient_steps_(x, weight, alphas, *self._affine_parameters(x))
+                return torch.relu_(x) if self.nonnegative else x
+            if self.reversible:
+                x = _ReversibleSubgradientSteps.apply(x, weight, alphas,
+                                                      *self._affine_parameters(x))
+                return torch.relu(x) if self.nonnegative else x
         for t in range(self.n_steps):
             s = torch.sign(x)
             # x - alpha_t (I - A^T A) s, without the d x d matrix.
