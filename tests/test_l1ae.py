@@ -103,6 +103,26 @@ def test_reversible_steps_give_autograds_gradients_with_memory_independent_of_de
     assert (T - 4) * batch * m * 4 <= growth <= (T - 4) * (batch * m + 2 * d + 2) * 4
 
 
+@pytest.mark.parametrize("normalization", ["affine", "none", "batch"])
+def test_inference_decode_in_place_equals_the_training_forward(normalization):
+    torch.manual_seed(0)
+    d, m, T, batch = 200, 20, 12, 16
+    net = L1AENetwork(torch.randn(d, m) / np.sqrt(d), n_steps=T, normalization=normalization,
+                      reversible=False)
+    with torch.no_grad():
+        for norm in net.norms if normalization == "affine" else []:
+            norm.weight.uniform_(0.8, 1.2)
+            norm.bias.uniform_(-0.1, 0.1)
+    net.eval()
+    x = torch.rand(batch, d) * (torch.rand(batch, d) < 0.1)
+    y = net.encode(x).detach()
+    expected = net.decode(y)  # autograd's expression, step by step
+    with torch.no_grad():
+        decoded = net.decode(y)  # in place, reused buffers
+    assert not decoded.requires_grad
+    torch.testing.assert_close(decoded, expected.detach(), rtol=1e-5, atol=1e-5)
+
+
 def test_reference_initialisation():
     X = make_block_sparse(200, 400, random_state=0)
     est = L1AEEncoder(n_components=50, max_epochs=1, learning_rate=1e-12, recipe="paper",
