@@ -282,6 +282,10 @@ class BaseTorchEstimator(BaseEstimator):
         ``max_epochs=1, early_stopping=False, shuffle=False``) on their
         concatenation. Sparse chunks stay sparse. A data-driven start (a
         dictionary, a data-dependent scale) is computed on the first chunk.
+        A chunk on which training diverges (a non-finite loss) is run again
+        from the state before it with a 10x lower learning rate, up to 4
+        times, with a :class:`~skunroll.exceptions.TrainingRescuedWarning`;
+        later calls keep the lower rate.
 
         Parameters
         ----------
@@ -460,10 +464,51 @@ class BaseTorchEstimator(BaseEstimator):
         return self
 
     def _partial_pass(self, X, y, side):
-        """One in-order pass of :meth:`partial_fit` over a validated chunk."""
+        """One in-order pass of :meth:`partial_fit` over a validated chunk.
+
+        A chunk whose training loss is not finite is run again from the state
+        before it (the estimator is only updated at the end) with the
+        learning rate divided by 10, as ``fit``'s rescue does, up to 4 times;
+        later calls keep the lowered rate.
+        """
+        continuing = self._partial == "continue"
+        state = self._optimizer_state if continuing else None
+        scale = 1.0 if state is None else state.get("learning_rate_scale", 1.0)
+        n_rescues = getattr(self, "n_rescues_", 0) if continuing else 0
+        for attempt in range(_MAX_RESCUES + 1):
+            module, run, train_loss = self._partial_attempt(X, y, side, continuing, scale)
+            if math.isfinite(train_loss):
+                break
+            if attempt == _MAX_RESCUES:
+                raise TrainingDivergedError(
+                    f"partial_fit diverged: the training loss of this chunk is {train_loss} "
+                    f"after {_MAX_RESCUES} reruns with a 10x lower learning rate (now "
+                    f"{run.schedule.value:.3g}). Lower learning_rate or check the scale of X. "
+                    "The estimator was left unchanged."
+                )
+            scale *= _RESCUE_FACTOR
+            if attempt == 0:
+                warnings.warn(
+                    f"{type(self).__name__}.partial_fit diverged on this chunk (training loss "
+                    f"{train_loss}); ran it again from the state before it with the learning "
+                    f"rate lowered to {run.schedule.value * _RESCUE_FACTOR:.3g}. Later calls "
+                    "keep the lower rate; n_rescues_ and learning_rate_curve_ record it.",
+                    TrainingRescuedWarning,
+                )
+        history = _History.continuing(self) if continuing else _History()
+        history.loss_curve.append(train_loss)
+        history.learning_rate_curve.append(run.schedule.value)
+        self._store_fitted(self._attributes_from_module(module), history,
+                           n_iter=(self.n_iter_ if continuing else 0) + 1,
+                           n_steps=(self.n_steps_ if continuing else 0) + run.n_steps,
+                           n_rescues=n_rescues + attempt, best_loss=train_loss)
+        self._optimizer_state = {**run.state(), "learning_rate_scale": scale}
+        return self
+
+    def _partial_attempt(self, X, y, side, continuing, scale):
+        """``(module, run, training loss)`` of one pass from the state before this chunk."""
         device = resolve_device(self.device)
         generator, rng = torch_generator(self.random_state)
-        continuing = self._partial == "continue"
         if continuing:
             module = self._module_from_attributes()
         else:
@@ -473,8 +518,9 @@ class BaseTorchEstimator(BaseEstimator):
         # (deep l0's sigma) keep their first epoch's value.
         self._on_epoch_start(module, 0)
         n_rows = X.shape[0]
-        plan = replace(self._training_plan(n_rows), lr_schedule="constant", rescue=False,
-                       max_time=None)
+        plan = self._training_plan(n_rows)
+        plan = replace(plan, learning_rate=plan.learning_rate * scale, lr_schedule="constant",
+                       rescue=False, max_time=None)
         run = _Run(self, plan, module, device, math.ceil(n_rows / self.batch_size))
         if continuing and self._optimizer_state is not None:
             run.restore(self._optimizer_state, device)
@@ -486,21 +532,7 @@ class BaseTorchEstimator(BaseEstimator):
             order = np.arange(n_rows)
         sources = self._sources((X, y, side), device)
         train_loss, _ = run.epoch(sources, order)
-        if not math.isfinite(train_loss):
-            raise TrainingDivergedError(
-                f"partial_fit diverged: the training loss of this chunk is {train_loss}. Lower "
-                f"learning_rate (now {plan.learning_rate}) or check the scale of X. The "
-                "estimator was left unchanged."
-            )
-        history = _History.continuing(self) if continuing else _History()
-        history.loss_curve.append(train_loss)
-        history.learning_rate_curve.append(run.schedule.value)
-        self._store_fitted(self._attributes_from_module(module), history,
-                           n_iter=(self.n_iter_ if continuing else 0) + 1,
-                           n_steps=(self.n_steps_ if continuing else 0) + run.n_steps,
-                           best_loss=train_loss)
-        self._optimizer_state = run.state()
-        return self
+        return module, run, train_loss
 
     def _split_for_validation(self, arrays, rng):
         """``(train, validation)`` tuples of ``arrays`` (None entries stay None)."""

@@ -262,6 +262,37 @@ def test_rescues_are_limited_then_the_error_is_raised():
     assert not hasattr(est, "n_rescues_")
 
 
+def test_a_diverging_partial_fit_chunk_is_rerun_with_a_lower_rate_which_later_calls_keep():
+    # lr=1.5 doubles |p| per step: over 80 one-row batches p**2 overflows to inf.
+    # The chunk is rerun from p = 1 at lr 0.15 (p shrinks by 0.7 per step).
+    est = ScalarEstimator(learning_rate=1.5, batch_size=1)
+    with pytest.warns(TrainingRescuedWarning, match="partial_fit diverged on this chunk"):
+        est.partial_fit(np.ones((80, 2)))
+    assert est.n_rescues_ == 1 and est.n_steps_ == 80
+    assert est.p_ == pytest.approx(0.7**80, rel=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingRescuedWarning)
+        est.partial_fit(np.ones((10, 2)))  # continues at the lowered rate, no new rescue
+    assert est.learning_rate_curve_ == [pytest.approx(0.15)] * 2
+    assert est.p_ == pytest.approx(0.7**90, rel=1e-3)
+    assert est.n_rescues_ == 1 and est.n_iter_ == 2
+
+
+def test_partial_fit_reruns_are_limited_and_leave_the_estimator_unchanged():
+    est = ScalarEstimator(learning_rate=1e30)
+    with pytest.warns(TrainingRescuedWarning):
+        with pytest.raises(TrainingDivergedError, match="after 4 reruns"):
+            est.partial_fit(X20)
+    assert not hasattr(est, "p_")
+    est = ScalarEstimator(learning_rate=0.1).partial_fit(X20)
+    p_before = est.p_
+    est.set_params(learning_rate=1e30)
+    with pytest.warns(TrainingRescuedWarning):
+        with pytest.raises(TrainingDivergedError):
+            est.partial_fit(X20)
+    assert est.p_ == p_before and est.n_iter_ == 1
+
+
 def test_cosine_schedule_anneals_and_ends_without_convergence_warning():
     est = ScalarEstimator(learning_rate=0.1, max_epochs=8, lr_schedule="cosine")
     with warnings.catch_warnings():

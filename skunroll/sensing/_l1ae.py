@@ -112,7 +112,9 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         How to train (see above): ``"paper"`` is the reference code exactly
         (the results of skunroll 0.x's default, bit for bit);
         ``"stable"`` adds the orthonormal start, the starting-step search,
-        gradient clipping, divergence rescue and a step-based length. It also decides what
+        step sizes learned on a log scale (``decoder_state_`` then holds
+        ``log_beta`` or ``log_alphas``), gradient clipping, divergence rescue
+        and a step-based length. It also decides what
         the ``"auto"`` values of ``max_epochs``, ``n_iter_no_change`` and
         ``lr_schedule`` mean; values given explicitly are used as given.
     {training_parameters}
@@ -214,7 +216,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     def _structure(self):
         return {"n_components": self.n_components, "n_steps": self.n_steps,
                 "step_sizes": self.step_sizes, "normalization": self.normalization,
-                "nonnegative": self.nonnegative}
+                "nonnegative": self.nonnegative, "log_step_sizes": self.recipe == "stable"}
 
     def _network(self, weight, structure, step_size_init=1.0):
         return L1AENetwork(
@@ -223,6 +225,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
             step_sizes=structure["step_sizes"],
             normalization=structure["normalization"],
             nonnegative=structure["nonnegative"],
+            log_step_sizes=structure["log_step_sizes"],
         )
 
     def _build_module(self, X, generator, y=None, side=None):

@@ -151,10 +151,17 @@ class L1AENetwork(nn.Module):
         under ``"affine"`` and ``"none"`` normalization; ``"batch"`` keeps
         autograd's stored activations. The gradients are the same to float32
         rounding.
+    log_step_sizes : bool
+        Learn the logarithm of beta (or of each ``alpha_t``): the step sizes
+        stay positive and a gradient step changes them by a factor, not by
+        an amount. With plain beta, one SGD step at the reference's learning
+        rate moves a small beta (what a wide ``d`` needs) by more than its
+        own size, through zero, and the steps climb instead of descend.
     """
 
     def __init__(self, weight, n_steps, step_sizes="harmonic", step_size_init=1.0,
-                 normalization="affine", nonnegative=True, reversible=True):
+                 normalization="affine", nonnegative=True, reversible=True,
+                 log_step_sizes=False):
         super().__init__()
         self.normalization = normalization
         self.reversible = reversible
@@ -165,10 +172,19 @@ class L1AENetwork(nn.Module):
         self.nonnegative = nonnegative
         inverse_t = 1.0 / torch.arange(1, n_steps + 1, dtype=weight.dtype)
         self.register_buffer("inverse_t", inverse_t)
+        self.log_step_sizes = log_step_sizes
         if step_sizes == "harmonic":
-            self.beta = nn.Parameter(torch.tensor(float(step_size_init), dtype=weight.dtype))
+            beta = torch.tensor(float(step_size_init), dtype=weight.dtype)
+            if log_step_sizes:
+                self.log_beta = nn.Parameter(beta.log())
+            else:
+                self.beta = nn.Parameter(beta)
         else:
-            self.alphas = nn.Parameter(step_size_init * inverse_t.clone())
+            alphas = step_size_init * inverse_t.clone()
+            if log_step_sizes:
+                self.log_alphas = nn.Parameter(alphas.log())
+            else:
+                self.alphas = nn.Parameter(alphas)
         if normalization == "affine":
             self.norms = nn.ModuleList(StepAffine(n_features) for _ in range(n_steps))
         elif normalization == "batch":
@@ -179,8 +195,9 @@ class L1AENetwork(nn.Module):
     def step_sizes(self):
         """The T step sizes alpha_t as a tensor."""
         if self.step_size_rule == "harmonic":
-            return self.beta * self.inverse_t
-        return self.alphas
+            beta = self.log_beta.exp() if self.log_step_sizes else self.beta
+            return beta * self.inverse_t
+        return self.log_alphas.exp() if self.log_step_sizes else self.alphas
 
     def encode(self, x):
         return x @ self.weight
