@@ -103,7 +103,7 @@ def test_reversible_steps_give_autograds_gradients_with_memory_independent_of_de
     assert (T - 4) * batch * m * 4 <= growth <= (T - 4) * (batch * m + 2 * d + 2) * 4
 
 
-@pytest.mark.parametrize("normalization", ["affine", "none", "batch"])
+@pytest.mark.parametrize("normalization", ["affine", "none"])  # "batch" has one path
 def test_inference_decode_in_place_equals_the_training_forward(normalization):
     torch.manual_seed(0)
     d, m, T, batch = 200, 20, 12, 16
