@@ -34,33 +34,36 @@ class StepAffine(nn.Module):
         return torch.addcmul(self.bias, x, self.weight)
 
 
-def _subgradient_steps_(x, weight, alphas, gammas, betas, signs=None, projected=None):
-    """Apply the T steps to ``x`` in place, without recording them for autograd.
+def _subgradient_steps_(x_t, weight, alphas, gammas, betas, signs=None, projected=None):
+    """Apply the T steps in place to ``x_t``, the (d, batch) transpose of x, without autograd.
 
-    Every step reuses one (batch, d) buffer for its float signs instead of
-    allocating the several (batch, d) temporaries of the expression
+    The steps run feature-major: on two CPU cores the products that write a
+    (d, batch) output, ``x^T += W (s W)^T``, run about 1.7x faster than the same
+    products into a (batch, d) output (K = m is small), and they are a third
+    of the step's flops. Every step reuses one buffer for its float signs
+    instead of allocating the several temporaries of the expression
     ``gamma (x - alpha (s - (s W) W^T)) + beta``. When given, ``signs``
-    (T, batch, d) int8 and ``projected`` (T, batch, m) receive each step's
+    (T, d, batch) int8 and ``projected`` (T, batch, m) receive each step's
     sign pattern and ``s_t W``, what the reversible backward needs.
     """
-    s = torch.empty_like(x)
-    step_projected = None if projected is not None else x.new_empty(
-        (x.shape[0], weight.shape[1]))
+    s_t = torch.empty_like(x_t)
+    step_projected = None if projected is not None else x_t.new_empty(
+        (x_t.shape[1], weight.shape[1]))
     for t, alpha in enumerate(alphas.tolist()):  # one host sync, not one per step
-        torch.sign(x, out=s)
+        torch.sign(x_t, out=s_t)
         if signs is not None:
-            signs[t].copy_(s)
+            signs[t].copy_(s_t)
         if projected is not None:
             step_projected = projected[t]
-        torch.mm(s, weight, out=step_projected)
+        torch.mm(s_t.T, weight, out=step_projected)
         # x - alpha_t (s - (s W) W^T), then the per-coordinate affine map.
-        x.add_(s, alpha=-alpha).addmm_(step_projected, weight.T, alpha=alpha)
-        torch.addcmul(betas[t], x, gammas[t], out=x)
-    return x
+        x_t.add_(s_t, alpha=-alpha).addmm_(weight, step_projected.T, alpha=alpha)
+        torch.addcmul(betas[t, :, None], x_t, gammas[t, :, None], out=x_t)
+    return x_t
 
 
 class _ReversibleSubgradientSteps(torch.autograd.Function):
-    """The T unrolled steps with memory independent of T.
+    """The T unrolled steps with memory independent of T, on ``x^T`` (d, batch).
 
     Forward keeps, per step, only what cannot be recomputed: the sign
     pattern ``s_t`` (int8, a quarter of a float32) and ``s_t W`` (batch x m,
@@ -69,26 +72,25 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
     (s_t - (s_t W) W^T)``: with the signs stored, rounding in the rebuilt
     ``x(t)`` cannot flip a branch, so the gradients are those of autograd to
     float32 rounding. Backward costs the flops of autograd's 4 GEMMs per
-    step in 3 calls (W's two gradient terms in one product over 2 batch
-    rows), forward 2; every step reuses the same few (batch, d) buffers.
+    step, forward 2; every step reuses the same few (d, batch) buffers.
     Activation memory is O(batch x d) floats plus T int8 sign patterns
     instead of several float tensors per step.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, alphas, gammas, betas):
+    def forward(ctx, x_t, weight, alphas, gammas, betas):
         n_steps = alphas.shape[0]
-        x = x.clone()  # updated in place below; the caller's tensor stays as it was
-        signs = torch.empty((n_steps,) + x.shape, dtype=torch.int8, device=x.device)
-        projected = x.new_empty((n_steps, x.shape[0], weight.shape[1]))
-        _subgradient_steps_(x, weight, alphas, gammas, betas, signs=signs, projected=projected)
-        ctx.save_for_backward(x, weight, alphas, gammas, betas, signs, projected)
-        return x
+        x_t = x_t.clone()  # updated in place below; the caller's tensor stays as it was
+        signs = torch.empty((n_steps,) + x_t.shape, dtype=torch.int8, device=x_t.device)
+        projected = x_t.new_empty((n_steps, x_t.shape[1], weight.shape[1]))
+        _subgradient_steps_(x_t, weight, alphas, gammas, betas, signs=signs,
+                            projected=projected)
+        ctx.save_for_backward(x_t, weight, alphas, gammas, betas, signs, projected)
+        return x_t
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight, alphas, gammas, betas, signs, projected = ctx.saved_tensors
-        batch, n_components = projected.shape[1:]
+        x_t, weight, alphas, gammas, betas, signs, projected = ctx.saved_tensors
         grad_weight = torch.zeros_like(weight)
         grad_alphas = torch.empty_like(alphas)
         grad_gammas = torch.empty_like(gammas)
@@ -96,33 +98,32 @@ class _ReversibleSubgradientSteps(torch.autograd.Function):
         steps = alphas.tolist()
         inverse_gammas = gammas.reciprocal()
         shifts = -betas * inverse_gammas
-        # W's gradient from step t is s^T (g W) + g^T (s W): one GEMM over the
-        # stacked [s; g] and [g W; s W] (K = 2 batch) instead of two.
-        left = x.new_empty((2 * batch, x.shape[1]))
-        s, grad = left[:batch], left[batch:]
-        grad.copy_(grad_output)
-        right = x.new_empty((2 * batch, n_components))
-        grad_projected, step_projected = right[:batch], right[batch:]
-        before = torch.empty_like(x)  # every step's input is rebuilt in this buffer
+        grad = grad_output.clone(memory_format=torch.contiguous_format)  # updated in place
+        s_t = torch.empty_like(x_t)
+        before = torch.empty_like(x_t)  # every step's input is rebuilt in this buffer
+        product = torch.empty_like(x_t)
+        grad_projected = x_t.new_empty(projected.shape[1:])
         for t in range(len(steps) - 1, -1, -1):
             alpha = steps[t]
             # u = (x - beta_t) / gamma_t, the input of the affine map, in one pass.
-            torch.addcmul(shifts[t], x, inverse_gammas[t], out=before)
-            x = before
-            grad_gammas[t] = torch.einsum("bd,bd->d", grad, before)
-            torch.sum(grad, 0, out=grad_betas[t])
-            grad.mul_(gammas[t])  # d loss / d u
-            s.copy_(signs[t])
-            torch.mm(grad, weight, out=grad_projected)
-            step_projected.copy_(projected[t])
+            torch.addcmul(shifts[t, :, None], x_t, inverse_gammas[t, :, None], out=before)
+            x_t = before
+            torch.sum(torch.mul(grad, before, out=product), 1, out=grad_gammas[t])
+            torch.sum(grad, 1, out=grad_betas[t])
+            grad.mul_(gammas[t, :, None])  # d loss / d u
+            s_t.copy_(signs[t])
+            torch.mm(grad.T, weight, out=grad_projected)
+            step_projected = projected[t]
             # d loss / d alpha_t = -<g, s - (s W) W^T> = <g W, s W> - <g, s>.
             grad_alphas[t] = (torch.vdot(grad_projected.reshape(-1), step_projected.reshape(-1))
-                              - torch.vdot(grad.reshape(-1), s.reshape(-1)))
-            grad_weight.addmm_(left.T, right, alpha=alpha)
+                              - torch.vdot(grad.reshape(-1), s_t.reshape(-1)))
+            # W's gradient from step t: alpha_t (s^T (g W) + g^T (s W)).
+            grad_weight.addmm_(s_t, grad_projected, alpha=alpha)
+            grad_weight.addmm_(grad, step_projected, alpha=alpha)
             # x(t) = u + alpha_t (s - (s W) W^T); sign(x) has zero derivative,
             # so d u / d x(t) is the identity.
-            before.add_(s, alpha=alpha).addmm_(step_projected, weight.T, alpha=-alpha)
-        return grad.clone(), grad_weight, grad_alphas, grad_gammas, grad_betas
+            before.add_(s_t, alpha=alpha).addmm_(weight, step_projected.T, alpha=-alpha)
+        return grad, grad_weight, grad_alphas, grad_gammas, grad_betas
 
 
 class L1AENetwork(nn.Module):
@@ -204,16 +205,19 @@ class L1AENetwork(nn.Module):
 
     def decode(self, y):
         weight = self.weight
-        x = y @ weight.T
         alphas = self.step_sizes()
         if self.normalization != "batch":
+            # Feature-major, x^T = W y^T (see _subgradient_steps_).
             if not torch.is_grad_enabled():  # inference: in place, a few buffers
-                x = _subgradient_steps_(x, weight, alphas, *self._affine_parameters(x))
+                x_t = _subgradient_steps_(weight @ y.T, weight, alphas,
+                                          *self._affine_parameters(weight))
+                x = x_t.T.contiguous()
                 return torch.relu_(x) if self.nonnegative else x
             if self.reversible:
-                x = _ReversibleSubgradientSteps.apply(x, weight, alphas,
-                                                      *self._affine_parameters(x))
-                return torch.relu(x) if self.nonnegative else x
+                x_t = _ReversibleSubgradientSteps.apply(weight @ y.T, weight, alphas,
+                                                        *self._affine_parameters(weight))
+                return torch.relu(x_t.T) if self.nonnegative else x_t.T
+        x = y @ weight.T
         for t in range(self.n_steps):
             s = torch.sign(x)
             # x - alpha_t (I - A^T A) s, without the d x d matrix.
@@ -227,11 +231,14 @@ class L1AENetwork(nn.Module):
         return self.decode(self.encode(x))
 
     def _affine_parameters(self, x):
-        """``(gammas, betas)`` of shape (T, d): the steps' affine maps (identity for "none")."""
+        """``(gammas, betas)`` of shape (T, d): the steps' affine maps (identity for "none").
+
+        ``x`` is any tensor with d rows (the weight), for the dtype and device.
+        """
         if self.normalization == "affine":
             return (torch.stack([norm.weight for norm in self.norms]),
                     torch.stack([norm.bias for norm in self.norms]))
-        shape = (self.n_steps, x.shape[1])
+        shape = (self.n_steps, x.shape[0])
         return x.new_ones(shape), x.new_zeros(shape)
 
 
