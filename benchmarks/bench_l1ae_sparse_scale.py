@@ -69,18 +69,30 @@ def run_mode(mode, n_samples, n_components, n_steps, learning_rate, device):
 
 
 def gemm_rate(n_features, n_components, batch=256, seconds=3.0):
-    """GFLOP/s of float32 (batch x d) @ (d x m) and (d x batch) @ (batch x m) products."""
+    """GFLOP/s of plain float32 GEMMs of the three product shapes a training step does.
+
+    Per step the l1-AE does two of each: (batch x d) @ (d x m) (``s W``, ``g W``),
+    (d x m) @ (m x batch) (``W (s W)^T`` into the feature-major x, forward and
+    rebuild) and (d x batch) @ (batch x m) (W's gradient), all contiguous here.
+    """
     import torch
 
-    x = torch.randn(batch, n_features)
+    rows = torch.randn(batch, n_features)
+    features = torch.randn(n_features, batch)
     w = torch.randn(n_features, n_components)
-    g = torch.randn(batch, n_components)
-    x @ w
+    small = torch.randn(n_components, batch)
+    small_t = torch.randn(batch, n_components)
+
+    def products():
+        rows @ w
+        w @ small
+        features @ small_t
+
+    products()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        x @ w
-        x.T @ g
-        count += 2
+        products()
+        count += 3
     return 2 * batch * n_features * n_components * count / (time.perf_counter() - start) / 1e9
 
 
