@@ -15,12 +15,20 @@ training loop alone) for one epoch on random data of a wide code
 Issue 18's aim: activation memory that does not grow by several
 (batch, p) tensors per stage. The time ratio is the price of the rerun.
 
+Peak RSS also counts memory glibc keeps after it was freed: (batch, p) tensors
+of a few MB fall under its adaptive mmap threshold and are reused from a
+fragmented heap. ``--malloc-mmap-threshold 65536`` runs the children with
+``MALLOC_MMAP_THRESHOLD_`` fixed, so every large tensor is returned to the
+system when freed and peak RSS follows the live tensors.
+
     nice python benchmarks/bench_unrolled_depth_memory.py
     nice python benchmarks/bench_unrolled_depth_memory.py --depths 2 10 --n-samples 2048
+    nice python benchmarks/bench_unrolled_depth_memory.py --malloc-mmap-threshold 65536
 """
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -62,6 +70,8 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=4096)
     parser.add_argument("--n-components", type=int, default=2048)
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--malloc-mmap-threshold", type=int, default=None, metavar="BYTES",
+                        help="run the children with MALLOC_MMAP_THRESHOLD_=BYTES (glibc)")
     parser.add_argument("--child", nargs=3, metavar=("SPARSITY", "K", "MODE"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -72,6 +82,10 @@ def main(argv=None):
         return
     print(f"DeepL0Classifier, p={args.n_components}, 784 features, batch {args.batch_size}, "
           f"one epoch over {args.n_samples} rows")
+    environment = dict(os.environ)
+    if args.malloc_mmap_threshold is not None:
+        environment["MALLOC_MMAP_THRESHOLD_"] = str(args.malloc_mmap_threshold)
+        print(f"children run with MALLOC_MMAP_THRESHOLD_={args.malloc_mmap_threshold}")
     rows = []
     for sparsity in args.sparsity:
         for n_steps in args.depths:
@@ -81,7 +95,7 @@ def main(argv=None):
                     [sys.executable, __file__, "--child", sparsity, str(n_steps), mode,
                      "--n-samples", str(args.n_samples), "--n-components",
                      str(args.n_components), "--batch-size", str(args.batch_size)],
-                    capture_output=True, text=True, check=True)
+                    capture_output=True, text=True, check=True, env=environment)
                 pair[mode] = json.loads(out.stdout.strip().splitlines()[-1])
                 rows.append(pair[mode])
             base, ckpt = pair["autograd"], pair["checkpointed"]
