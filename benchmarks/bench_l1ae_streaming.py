@@ -13,6 +13,7 @@ l1-min-pos, against a Gaussian matrix of the same m (same run).
 
     nice python benchmarks/bench_l1ae_streaming.py --m 200 --rows 50000 200000
     nice python benchmarks/bench_l1ae_streaming.py --m 200 --rows 2560 10240 --n-test 50
+    nice python benchmarks/bench_l1ae_streaming.py --m 200 --rows 50000 200000 --one-stream
 
 One epoch over 800,000 rows at m = 1,200 is about 5e15 flops (12 T batch d m
 per step): hours on two CPU cores, minutes on a GPU (``--device cuda``).
@@ -27,7 +28,11 @@ import time
 import warnings
 
 
-def run_stream(m, n_rows, chunk_size, n_test, device, seed=0):
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_stream(m, n_rows, chunk_size, n_test, device, marks=(), seed=0):
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
@@ -40,21 +45,28 @@ def run_stream(m, n_rows, chunk_size, n_test, device, seed=0):
     encoder = L1AEEncoder(m, n_steps=10, batch_size=256, shuffle=False, device=device,
                           random_state=seed)
     start = time.perf_counter()
+    rows_seen, peak_at_marks = 0, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for index, chunk in enumerate(make_power_law_chunks(n_rows, chunk_size=chunk_size,
                                                             random_state=seed)):
             encoder.partial_fit(chunk)
+            rows_seen += chunk.shape[0]
+            # Peak RSS only grows, so its value once a mark is passed is that stream's peak.
+            peak_at_marks.update({mark: _peak_rss_mb() for mark in marks
+                                  if rows_seen >= mark and mark not in peak_at_marks})
             if index == 0:  # the first call also initialises (QR, starting-step search)
                 first_rows, first_seconds = chunk.shape[0], time.perf_counter() - start
             print(f"m={m}: chunk {index + 1}, {encoder.n_steps_} steps, training loss "
-                  f"{encoder.loss_curve_[-1]:.4g}, {time.perf_counter() - start:.0f} s",
+                  f"{encoder.loss_curve_[-1]:.4g}, {time.perf_counter() - start:.0f} s, "
+                  f"peak RSS {_peak_rss_mb():.0f} MB",
                   file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     row = {"m": m, "rows": n_rows, "seconds": seconds, "samples_per_second": n_rows / seconds,
            "first_chunk_seconds": first_seconds, "peak_rss_mb": peak_mb,
-           "steps": int(encoder.n_steps_)}
+           "steps": int(encoder.n_steps_),
+           "peak_rss_mb_after_rows": {str(mark): peak_at_marks[mark] for mark in sorted(peak_at_marks)}}
     if n_rows > first_rows:
         row["samples_per_second_after_first_chunk"] = (
             (n_rows - first_rows) / (seconds - first_seconds))
@@ -76,6 +88,11 @@ def main(argv=None):
     parser.add_argument("--chunk-size", type=int, default=10_240)
     parser.add_argument("--n-test", type=int, default=200)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--one-stream", action="store_true",
+                        help="one process per m streams max(--rows) rows and reports its peak "
+                             "RSS once each smaller --rows count has been passed (the same "
+                             "figure as a separate stream of that many rows, at a fraction "
+                             "of the time)")
     parser.add_argument("--child", nargs=2, type=int, metavar=("M", "ROWS"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -83,14 +100,16 @@ def main(argv=None):
         m, rows = args.child
         # Recovery is measured once per m, after the longest stream.
         n_test = args.n_test if rows == max(args.rows) else 0
-        print(json.dumps(run_stream(m, rows, args.chunk_size, n_test, args.device)))
+        marks = args.rows if args.one_stream else ()
+        print(json.dumps(run_stream(m, rows, args.chunk_size, n_test, args.device, marks)))
         return
     results = []
     for m in args.m:
-        for rows in args.rows:
+        for rows in [max(args.rows)] if args.one_stream else args.rows:
             command = [sys.executable, __file__, "--child", str(m), str(rows), "--rows",
                        *map(str, args.rows), "--chunk-size", str(args.chunk_size), "--n-test",
-                       str(args.n_test), "--device", args.device]
+                       str(args.n_test), "--device", args.device,
+                       *(["--one-stream"] if args.one_stream else [])]
             # The child's per-chunk lines and any error go straight to stderr.
             out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -102,6 +121,8 @@ def main(argv=None):
             print(f"m={m} rows={rows}: {row['samples_per_second']:.0f} samples/s{steady}, "
                   f"peak RSS {row['peak_rss_mb']:.0f} MB, {row['steps']} steps{recovery}",
                   flush=True)
+            for mark, peak in row["peak_rss_mb_after_rows"].items():
+                print(f"m={m}: peak RSS {peak:.0f} MB after {mark} rows", flush=True)
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(results, handle, indent=1)
