@@ -74,7 +74,9 @@ def run_stream(m, n_rows, chunk_size, n_test, device, marks=(), seed=0):
         test = next(make_power_law_chunks(n_test, chunk_size=n_test, random_state=seed + 1))
         for name, model in (("l1-AE", encoder),
                             ("Gaussian", GaussianMeasurement(m, random_state=seed).fit(test))):
+            decode_start = time.perf_counter()
             decoded = model.inverse_transform(model.transform(test))
+            row[f"{name} decode seconds"] = time.perf_counter() - decode_start
             decoded = np.where(np.isnan(decoded).any(axis=1, keepdims=True), 0.0, decoded)
             row[f"{name} exact"] = exact_recovery_fraction(test, decoded)
             row[f"{name} rmse"] = recovery_rmse(test, decoded)
@@ -115,7 +117,7 @@ def main(argv=None):
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results.append(row)
             recovery = "".join(f", {key} {value:.3f}" for key, value in row.items()
-                               if key.endswith(("exact", "rmse")))
+                               if key.endswith(("exact", "rmse", "seconds")) and " " in key)
             steady = row.get("samples_per_second_after_first_chunk")
             steady = "" if steady is None else f" ({steady:.0f} after the first chunk)"
             print(f"m={m} rows={rows}: {row['samples_per_second']:.0f} samples/s{steady}, "
