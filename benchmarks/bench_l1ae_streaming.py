@@ -66,7 +66,8 @@ def run_stream(m, n_rows, chunk_size, n_test, device, marks=(), seed=0):
     row = {"m": m, "rows": n_rows, "seconds": seconds, "samples_per_second": n_rows / seconds,
            "first_chunk_seconds": first_seconds, "peak_rss_mb": peak_mb,
            "steps": int(encoder.n_steps_),
-           "peak_rss_mb_after_rows": {str(mark): peak_at_marks[mark] for mark in sorted(peak_at_marks)}}
+           "peak_rss_mb_after_rows": {str(mark): peak_at_marks[mark]
+                                      for mark in sorted(peak_at_marks)}}
     if n_rows > first_rows:
         row["samples_per_second_after_first_chunk"] = (
             (n_rows - first_rows) / (seconds - first_seconds))

@@ -210,12 +210,12 @@ class L1AENetwork(nn.Module):
             # Feature-major, x^T = W y^T (see _subgradient_steps_).
             if not torch.is_grad_enabled():  # inference: in place, a few buffers
                 x_t = _subgradient_steps_(weight @ y.T, weight, alphas,
-                                          *self._affine_parameters(weight))
-                x = x_t.T.contiguous()
+                                          *self._affine_parameters())
+                x = x_t.T.contiguous()  # callers get row-major rows, as before
                 return torch.relu_(x) if self.nonnegative else x
             if self.reversible:
                 x_t = _ReversibleSubgradientSteps.apply(weight @ y.T, weight, alphas,
-                                                        *self._affine_parameters(weight))
+                                                        *self._affine_parameters())
                 return torch.relu(x_t.T) if self.nonnegative else x_t.T
         x = y @ weight.T
         for t in range(self.n_steps):
@@ -230,16 +230,13 @@ class L1AENetwork(nn.Module):
     def forward(self, x):
         return self.decode(self.encode(x))
 
-    def _affine_parameters(self, x):
-        """``(gammas, betas)`` of shape (T, d): the steps' affine maps (identity for "none").
-
-        ``x`` is any tensor with d rows (the weight), for the dtype and device.
-        """
+    def _affine_parameters(self):
+        """``(gammas, betas)`` of shape (T, d): the steps' affine maps (identity for "none")."""
         if self.normalization == "affine":
             return (torch.stack([norm.weight for norm in self.norms]),
                     torch.stack([norm.bias for norm in self.norms]))
-        shape = (self.n_steps, x.shape[0])
-        return x.new_ones(shape), x.new_zeros(shape)
+        shape = (self.n_steps, self.weight.shape[0])
+        return self.weight.new_ones(shape), self.weight.new_zeros(shape)
 
 
 class LinearReLUAutoencoder(nn.Module):
