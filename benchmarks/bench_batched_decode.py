@@ -36,7 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skunroll import GaussianMeasurement, L1AEEncoder
 from skunroll.datasets import load_flights_onehot, make_block_sparse
 from skunroll.metrics import exact_recovery_fraction
-from skunroll.sensing import l1_min_decode
+from skunroll.decoding import l1_min_decode
 from _timing import timed
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")

@@ -43,14 +43,11 @@ JSON in ``benchmarks/results/noisy_decoding.json``.
 """
 
 import argparse
-import ast
 import copy
 import json
-import re
 import resource
 import time
 import warnings
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -66,59 +63,15 @@ from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import DecodingWarning
 from skunroll.metrics import precision_at_k
 from skunroll.multilabel import CompressedLabelClassifier
-from skunroll.sensing import (
-    GaussianMeasurement,
-    L1AEEncoder,
-    l1_min_decode,
-    lasso_decode,
-    noise_alpha,
-)
-from skunroll.sensing._decoders import _solve_chunk
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder
+from skunroll.decoding import l1_min_decode, lasso_decode, noise_alpha
+from skunroll.decoding._per_row import highs_lp
+from _data import docstring_mentions
 
 RESULTS = Path(__file__).parent / "results"
-MENTION = re.compile(r":(?:func|class|meth|attr|mod|obj|data):`~?([\w.]+)`|``([A-Za-z_][\w.]*)``")
 
 
 # ------------------------------------------------------------------ text data
-def docstring_mentions(min_count=8, min_length=150):
-    """(texts, label lists) from the docstrings of the installed scientific stack."""
-    import importlib
-
-    texts, labels = [], []
-    for name in ("sklearn", "scipy", "numpy", "pandas", "torch", "matplotlib", "skimage",
-                 "dask", "distributed"):
-        try:
-            package = importlib.import_module(name)
-        except ImportError:
-            continue
-        for path in sorted(Path(package.__path__[0]).rglob("*.py")):
-            if "tests" in path.parts:
-                continue
-            try:
-                tree = ast.parse(path.read_text(encoding="utf8", errors="ignore"))
-            except (SyntaxError, ValueError):
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    doc = ast.get_docstring(node)
-                    if not doc or len(doc) < min_length:
-                        continue
-                    found = {(a or b).split(".")[-1] for a, b in MENTION.findall(doc)}
-                    if found:
-                        texts.append(MENTION.sub(" ", doc))
-                        labels.append(found)
-    counts = Counter(label for found in labels for label in found)
-    vocabulary = sorted(label for label, n in counts.items() if n >= min_count)
-    index = {label: j for j, label in enumerate(vocabulary)}
-    kept = [(text, [index[label] for label in found if label in index])
-            for text, found in zip(texts, labels)]
-    kept = [(text, found) for text, found in kept if found]
-    rows = np.repeat(np.arange(len(kept)), [len(found) for _, found in kept])
-    columns = np.concatenate([found for _, found in kept])
-    Y = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(kept), len(vocabulary)))
-    return [text for text, _ in kept], Y
-
-
 def text_split(random_state=0):
     texts, Y = docstring_mentions()
     order = np.random.RandomState(random_state).permutation(len(texts))
@@ -138,7 +91,7 @@ def previous_default_scores(clf, embedding):
         X, info = l1_min_decode(A, embedding, positive=True, return_info=True)
         rest = np.flatnonzero(~info["certified"])
         if rest.size:  # what the batched solver used to hand to HiGHS, one LP each
-            X[rest], success, _ = _solve_chunk(A, embedding[rest], True)
+            X[rest], success, _, _ = highs_lp(A, embedding[rest], True)
             failed = rest[~success]
             X[failed] = embedding[failed] @ A
     return X, int(rest.size)

@@ -7,15 +7,10 @@ import pytest
 from sklearn import config_context
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skunroll.decoding import bpdn_decode, l1_min_decode, lasso_decode
 from skunroll.exceptions import DeviceFallbackWarning
 from skunroll.multilabel import CompressedLabelClassifier
-from skunroll.sensing import (
-    GaussianMeasurement,
-    L1AEEncoder,
-    bpdn_decode,
-    l1_min_decode,
-    lasso_decode,
-)
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder
 from skunroll.utils._device import inference_device
 
 X = np.abs(np.random.RandomState(0).normal(size=(40, 12)))

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
 from skunroll.datasets import make_block_sparse
+from skunroll.decoding import BlockModel, GroupModel, linear_decode
 from skunroll.metrics import exact_recovery_fraction
 from skunroll.sensing import (
     GaussianMeasurement,
@@ -14,10 +15,8 @@ from skunroll.sensing import (
     ModelBasedCoSaMP,
     PartialFourierMeasurement,
     PCAMeasurement,
-    linear_decode,
 )
 from skunroll.sensing._baselines import dct_rows
-from skunroll.sensing._cosamp import BlockModel, GroupModel
 
 
 def _recovery(estimator, X_train, X_test):

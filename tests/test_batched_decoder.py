@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-import skunroll.sensing._decoders as decoders
 from skunroll.datasets import make_block_sparse
+from skunroll.decoding import l1_min_decode
 from skunroll.exceptions import DecodingWarning
-from skunroll.sensing import GaussianMeasurement, L1AEEncoder, l1_min_decode
-from skunroll.sensing._batched import _certify, batched_homotopy_decode, batched_l1_min_decode
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder
+
+from ._decoding import certify_support, homotopy_only
 
 
 def block_sparse_problem(m=60, n_samples=60, d=300, seed=0, signed=False):
@@ -61,25 +62,40 @@ def test_recovery_fraction_equals_the_lp_above_the_edge():
     np.testing.assert_array_equal(exact_batched, exact_lp)
 
 
-def test_uncertified_vectors_fall_back_to_the_lp(monkeypatch):
+def test_uncertified_vectors_fall_back_to_highs(monkeypatch):
     X, A, Y = block_sparse_problem(n_samples=6)
-    monkeypatch.setattr(
-        decoders, "batched_homotopy_decode", functools.partial(batched_homotopy_decode, max_steps=1)
-    )
+    monkeypatch.setattr("skunroll.decoding._api.batched_decode", homotopy_only(1, False))
     X_hat, info = l1_min_decode(A, Y, positive=True, solver="batched", return_info=True)
     assert not info["certified"].any() and info["success"].all()
+    assert set(info["method"]) == {"highs"}
     np.testing.assert_allclose(X_hat, l1_min_decode(A, Y, positive=True, solver="highs"),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_first_order_fallback_certifies_what_the_homotopy_gives_up(monkeypatch, positive):
+    # Paths cut after 3 breakpoints leave every row to the batched PDHG, warm-started
+    # from there; each row is certified (exactly on its support, or by a gap of at
+    # most 1e-6) and agrees with HiGHS to 1e-6, above and below the recovery edge.
+    for m in (25, 60):
+        X, A, Y = block_sparse_problem(m=m, n_samples=12, signed=not positive)
+        monkeypatch.setattr("skunroll.decoding._api.batched_decode", homotopy_only(3, True))
+        X_hat, info = l1_min_decode(A, Y, positive=positive, return_info=True)
+        monkeypatch.undo()
+        assert info["certified"].all() and set(info["method"]) == {"first-order"}
+        assert np.all(info["gap"] <= 1e-6)
+        X_lp = l1_min_decode(A, Y, positive=positive, solver="highs")
+        np.testing.assert_allclose(X_hat, X_lp, atol=1e-6)
 
 
 def test_path_lengths_follow_the_support_size():
     # Donoho-Tsaig's k-step property: well inside the recovery region the path
     # adds the k true columns one by one, so it needs about k breakpoints.
     X, A, Y = block_sparse_problem(m=120, n_samples=40)
-    X_hat, certified, steps = batched_l1_min_decode(A, Y, positive=True)
-    assert certified.all()
+    _, info = l1_min_decode(A, Y, positive=True, return_info=True)
+    assert info["certified"].all() and set(info["method"]) == {"homotopy"}
     k = (X != 0).sum(axis=1)
-    assert np.all(steps >= k) and np.median(steps - k) <= 2
+    assert np.all(info["steps"] >= k) and np.median(info["steps"] - k) <= 2
 
 
 def test_certificate_accepts_only_optimal_vertices():
@@ -89,7 +105,6 @@ def test_certificate_accepts_only_optimal_vertices():
     B = rng.normal(size=(3, 7))
     y = B @ np.abs(rng.normal(size=7))
     optimum = l1_min_decode(B, y[None], positive=True, solver="highs")[0].sum()
-    columns = torch.as_tensor(B.T.copy())
     seen = {"optimal": 0, "suboptimal": 0}
     for support in combinations(range(7), 3):
         z_S = np.linalg.solve(B[:, support], y)
@@ -97,14 +112,11 @@ def test_certificate_accepts_only_optimal_vertices():
             continue
         optimal = z_S.sum() <= optimum + 1e-9
         seen["optimal" if optimal else "suboptimal"] += 1
-        full = torch.ones(1, 3, dtype=torch.bool)
-        Z, ok, infeasible = _certify(columns, torch.as_tensor(B), torch.as_tensor(y[None]),
-                                     torch.as_tensor([support]), full, full, 1e-9,
-                                     column_norm=float(np.linalg.norm(B, axis=0).max()))
-        assert not infeasible[0]
-        assert ok[0] == optimal
-        if ok[0]:
-            np.testing.assert_allclose(Z[0][list(support)], z_S, rtol=1e-12)
+        z, ok, infeasible = certify_support(B, y, list(support))
+        assert not infeasible
+        assert ok == optimal
+        if ok:
+            np.testing.assert_allclose(z, z_S, rtol=1e-12)
     assert seen["optimal"] >= 1 and seen["suboptimal"] >= 1
 
 
@@ -212,8 +224,8 @@ def test_chunks_and_workers_give_the_same_answers(monkeypatch):
     X, A, Y = block_sparse_problem(n_samples=30)
     whole, info = l1_min_decode(A, Y, positive=True, return_info=True)
     assert info["certified"].all()
-    # 7 rows a chunk (the correlation arrays hold 7 x 300 elements).
-    monkeypatch.setattr("skunroll.sensing._batched._CHUNK_ELEMENTS", 7 * 300)
+    # Batches of 8 rows (the fewest), refilled as rows finish.
+    monkeypatch.setattr("skunroll.decoding._batched._BATCH_ELEMENTS", 8 * 301)
     for n_jobs in (None, 2):
         chunked, info = l1_min_decode(A, Y, positive=True, n_jobs=n_jobs, return_info=True)
         assert info["certified"].all()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from joblib import parallel_config
 
+from skunroll.decoding import l1_min_decode
 from skunroll.exceptions import DecodingWarning
-from skunroll.sensing import l1_min_decode
 
 
 def _problem(positive, seed=0, m=25, d=80, k=3, n=6):

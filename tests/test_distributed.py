@@ -13,7 +13,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skunroll.datasets import make_block_sparse
-from skunroll.sensing import GaussianMeasurement, l1_min_decode
+from skunroll.decoding import l1_min_decode
+from skunroll.sensing import GaussianMeasurement
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -11,19 +11,13 @@ from sklearn.base import clone
 from sklearn.linear_model import Lasso
 
 import skunroll.multilabel._compressed as compressed
-import skunroll.sensing._decoders as decoders
 from skunroll.datasets import make_block_sparse
+from skunroll.decoding import bpdn_decode, lasso_decode, noise_alpha, noise_eps
 from skunroll.exceptions import DecodingWarning
 from skunroll.multilabel import CompressedLabelClassifier
-from skunroll.sensing import (
-    GaussianMeasurement,
-    L1AEEncoder,
-    bpdn_decode,
-    lasso_decode,
-    noise_alpha,
-    noise_eps,
-)
-from skunroll.sensing._batched import _certify, batched_homotopy_decode
+from skunroll.sensing import GaussianMeasurement, L1AEEncoder
+
+from ._decoding import certify_support, homotopy_only
 
 
 def noisy_problem(positive, m=40, d=200, n=40, noise=0.02, seed=0):
@@ -85,35 +79,40 @@ def test_uncertified_rows_fall_back_to_the_exact_lars_path(monkeypatch, positive
     A, _, Y = noisy_problem(positive, n=8)
     batched = lasso_decode(A, Y, alpha=0.05, positive=positive)
     batched_bpdn = bpdn_decode(A, Y, eps=0.1, positive=positive)
-    monkeypatch.setattr(decoders, "batched_homotopy_decode",
-                        functools.partial(batched_homotopy_decode, max_steps=1))
+    monkeypatch.setattr("skunroll.decoding._api.batched_decode", homotopy_only(1, False))
     X_hat, info = lasso_decode(A, Y, alpha=0.05, positive=positive, return_info=True)
-    assert not info["certified"].all() and info["success"].all()
+    assert not info["certified"].any() and info["success"].all()
+    assert set(info["method"]) == {"lars"} and np.all(info["gap"] < 1e-12)
     np.testing.assert_allclose(X_hat, batched, atol=1e-9)
     np.testing.assert_allclose(bpdn_decode(A, Y, eps=0.1, positive=positive), batched_bpdn,
                                atol=1e-9)
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_first_order_fallback_certifies_the_lasso(monkeypatch, positive):
+    A, _, Y = noisy_problem(positive, n=8)
+    reference = lasso_decode(A, Y, alpha=0.05, positive=positive)
+    monkeypatch.setattr("skunroll.decoding._api.batched_decode", homotopy_only(2, True))
+    X_hat, info = lasso_decode(A, Y, alpha=0.05, positive=positive, return_info=True)
+    assert info["certified"].all() and set(info["method"]) == {"first-order"}
+    np.testing.assert_allclose(X_hat, reference, atol=1e-6)
 
 
 def test_lasso_certificate_accepts_only_the_kkt_point():
     A, _, Y = noisy_problem(True, n=1)
     alpha = 0.05
     x = sklearn_lasso(A, Y[0], alpha, True)
-    support = np.flatnonzero(x > 1e-10)
-    columns = torch.as_tensor(A.T.copy())
-    B, y = torch.as_tensor(A), torch.as_tensor(Y)
-    lam = torch.tensor([alpha], dtype=torch.float64)
-    lam_start = torch.as_tensor((Y @ A).max(axis=1))
+    support = np.flatnonzero(x > 1e-10).tolist()
+    lam_start = float((Y @ A).max())
 
-    def certify(chosen, lam):
-        full = torch.ones(1, len(chosen), dtype=torch.bool)
-        return _certify(columns, B, y, torch.as_tensor([list(chosen)]), full, full, 1e-9,
-                        lam=lam, lam_start=lam_start)
+    def check(chosen, lam):
+        return certify_support(A, Y[0], chosen, kind="lasso", lam=lam, lam_start=lam_start)
 
-    Z, ok, infeasible = certify(support, lam)
-    assert ok[0] and not infeasible[0]
-    np.testing.assert_allclose(Z[0], x, atol=1e-8)
-    assert not certify(support[:-1], lam)[1][0]  # a column missing: KKT fails off the support
-    assert not certify(support, lam * 1.5)[1][0]  # another alpha: not this problem's point
+    z, ok, infeasible = check(support, alpha)
+    assert ok and not infeasible
+    np.testing.assert_allclose(z[: len(support)], x[support], atol=1e-8)
+    assert not check(support[:-1], alpha)[1]  # a column missing: KKT fails off the support
+    assert not check(support, alpha * 1.5)[1]  # another alpha: not this problem's point
 
 
 def test_bad_thresholds_are_named():

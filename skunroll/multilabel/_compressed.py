@@ -17,11 +17,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ..decoding import NOISY_DECODERS, decode
 from ..exceptions import DecodingWarning
 from ..metrics import precision_at_k
 from ..sensing import L1AEEncoder
-from ..sensing._base import MeasurementMixin
-from ..sensing._decoders import NOISY_DECODERS, _decode, noise_alpha, noise_eps
 from ..utils._top_k import dense_top_k
 from ..utils._validation import as_csr_or_array, atomic_fit
 
@@ -84,8 +83,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         From predicted embeddings to label scores:
 
         - ``"lasso-pos"``, ``"lasso"``, ``"bpdn-pos"``, ``"bpdn"``: the
-          noise-aware decoders (:func:`~skunroll.sensing.lasso_decode`,
-          :func:`~skunroll.sensing.bpdn_decode`) with the encoder's
+          noise-aware decoders (:func:`~skunroll.decoding.lasso_decode`,
+          :func:`~skunroll.decoding.bpdn_decode`) with the encoder's
           ``components_`` at the noise level ``noise_level_``; labels they
           leave at zero are ranked after the ones they select, by how much
           each would reduce the residual (``A_j'r / ||A_j||``, OMP's rule);
@@ -287,7 +286,10 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     def _resolve_decoder(self, encoder):
         if self.decoder != "auto":
             return self.decoder
-        return "lasso-pos" if isinstance(encoder, MeasurementMixin) else "auto"
+        # A measurement encoder (a linear map with a choice of l1 decoders, such as
+        # those of skunroll.sensing): a predicted embedding is never exact.
+        measures = "decoder" in encoder.get_params() and hasattr(encoder, "components_")
+        return "lasso-pos" if measures else "auto"
 
     def _select_noise_level(self, X, Y, embedding, regressor, rng):
         """Held-out choice of ``noise_level`` (see the ``noise_level`` parameter)."""
@@ -336,16 +338,12 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         """Noise-aware decoding; labels left at zero rank after the selected ones."""
         A = np.asarray(self.encoder_.components_, dtype=np.float64)
         positive = self.decoder_.endswith("-pos")
-        if self.decoder_.startswith("lasso"):
-            threshold = {"alpha": noise_alpha(A, noise_level, positive)}
-        else:
-            threshold = {"eps": noise_eps(A.shape[0], noise_level)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DecodingWarning)
-            decoded, info = _decode(A, embedding, positive=positive,
-                                    device=getattr(self.encoder_, "device", "cpu"),
-                                    n_jobs=getattr(self.encoder_, "n_jobs", None),
-                                    return_info=True, **threshold)
+            decoded, info = decode(A, embedding, self.decoder_, noise_level=noise_level,
+                                   device=getattr(self.encoder_, "device", "cpu"),
+                                   n_jobs=getattr(self.encoder_, "n_jobs", None),
+                                   return_info=True)
         failed = ~info["success"]
         if failed.any():
             warnings.warn(f"{failed.sum()} of {len(embedding)} predicted embeddings could not be "

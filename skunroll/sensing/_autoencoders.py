@@ -12,11 +12,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..decoding import DECODERS
 from ..utils._linalg import squared_frobenius
 from ..utils._mixins import DtypePreservingTransformerMixin
 from ..utils._validation import as_csr_or_array, check_inverse_input, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
-from ._decoders import DECODERS
 from ._modules import FeedForwardAutoencoder, LinearReLUAutoencoder
 
 

@@ -5,17 +5,10 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 
+from ..decoding import decode
 from ..metrics import squared_errors
 from ..utils._mixins import DtypePreservingTransformerMixin
 from ..utils._validation import check_inverse_input, validate_features
-from ._decoders import (
-    EXACT_DECODERS,
-    NOISY_DECODERS,
-    _decode,
-    noise_alpha,
-    noise_eps,
-    rounding_noise_level,
-)
 
 #: Text shared by the docstrings of the measurement estimators.
 DECODER_DOC = """Decoder used by :meth:`inverse_transform` and :meth:`score`:
@@ -26,9 +19,9 @@ DECODER_DOC = """Decoder used by :meth:`inverse_transform` and :meth:`score`:
           :class:`~skunroll.exceptions.DecodingWarning`;
         - ``"lasso"``, ``"lasso-pos"``: ``min 1/2 ||A x - y||^2 + alpha ||x||_1``,
           for noisy measurements, ``alpha`` from ``noise_level``
-          (:func:`~skunroll.sensing.lasso_decode`);
+          (:func:`~skunroll.decoding.lasso_decode`);
         - ``"bpdn"``, ``"bpdn-pos"``: ``min ||x||_1 s.t. ||A x - y|| <= eps``,
-          ``eps`` from ``noise_level`` (:func:`~skunroll.sensing.bpdn_decode`);
+          ``eps`` from ``noise_level`` (:func:`~skunroll.decoding.bpdn_decode`);
         - ``"linear"`` (untrained measurements only): the least-norm solution
           ``A^T (A A^T)^-1 y``, PCA's reconstruction for PCA's ``A``;
         - ``"auto"``: ``"l1-min-pos"`` when ``nonnegative`` else ``"l1-min"``.
@@ -38,7 +31,7 @@ DECODER_DOC = """Decoder used by :meth:`inverse_transform` and :meth:`score`:
 NOISE_LEVEL_DOC = """Standard deviation of the noise per measurement, for the lasso and
         BPDN decoders (``alpha = noise_level sqrt(2 ln n) max_j ||A_j||``,
         ``eps = noise_level sqrt(m + 2 sqrt(2 m))``, see
-        :func:`~skunroll.sensing.noise_alpha`). ``"auto"``: the rounding of
+        :func:`~skunroll.decoding.noise_alpha`). ``"auto"``: the rounding of
         the measurements given to :meth:`inverse_transform`, 8 units in the
         last place of their dtype times each row's root mean square (float32
         measurements: about 1e-6 of their size; float64: about 2e-15). Give
@@ -51,17 +44,6 @@ def with_decoder_docs(cls):
     cls.__doc__ = (cls.__doc__.replace("{decoder_doc}", DECODER_DOC)
                    .replace("{noise_level_doc}", NOISE_LEVEL_DOC))
     return cls
-
-
-def linear_decode(A, Y):
-    """The least-norm ``x`` with ``A x = y`` for each row: ``A^T (A A^T)^-1 y``.
-
-    For a matrix with orthonormal rows (PCA's) this is ``A^T y``, the
-    projection onto its row space.
-    """
-    A = np.asarray(A, dtype=np.float64)
-    gram = A @ A.T
-    return np.linalg.lstsq(gram, np.asarray(Y, dtype=np.float64).T, rcond=None)[0].T @ A
 
 
 class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformerMixin):
@@ -113,21 +95,11 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
         decoder = self._check_decoder()
         if decoder in ("unrolled", "network"):
             return self._decode_network(Y)
-        if decoder == "linear":
-            return linear_decode(self.components_, Y)
-        positive = decoder.endswith("-pos")
-        options = {"positive": positive, "device": self.device, "n_jobs": self.n_jobs}
-        if decoder in EXACT_DECODERS:
-            # float64 in and out: exact recovery is judged at 1e-10.
-            return _decode(self.components_, Y, solver=self.solver, on_infeasible="nearest",
-                           **options)
-        assert decoder in NOISY_DECODERS
-        noise_level = (rounding_noise_level(Y) if self.noise_level == "auto"
-                       else float(self.noise_level))
-        if decoder.startswith("lasso"):
-            return _decode(self.components_, Y,
-                           alpha=noise_alpha(self.components_, noise_level, positive), **options)
-        return _decode(self.components_, Y, eps=noise_eps(Y.shape[1], noise_level), **options)
+        # Exact decoders: float64 out (exact recovery is judged at 1e-10); an
+        # infeasible row gets its nearest fit, with a warning.
+        return decode(self.components_, Y, decoder, noise_level=self.noise_level,
+                      solver=self.solver, device=self.device, n_jobs=self.n_jobs,
+                      on_infeasible="nearest")
 
     def transform(self, X):
         """Measure: ``Y = X A^T``.

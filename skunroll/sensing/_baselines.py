@@ -9,11 +9,10 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..decoding import DECODERS, BlockModel, GroupModel, model_cosamp_decode
 from ..utils._device import inference_device
 from ..utils._validation import atomic_fit, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
-from ._cosamp import BlockModel, GroupModel, model_cosamp_decode
-from ._decoders import DECODERS
 
 _SHARED_PARAMETERS = """
     n_components : int, default=20

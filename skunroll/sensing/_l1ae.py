@@ -1,8 +1,7 @@
 """L1AEEncoder: a compressed-sensing measurement matrix learned by unrolling l1-min."""
 
-from numbers import Integral, Real
-
 from dataclasses import replace
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,11 +9,10 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..decoding import DECODERS
 from ..utils._validation import as_csr_or_array, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
-from ._decoders import DECODERS
 from ._modules import L1AENetwork
-
 
 #: What lr_schedule="auto" means under recipe="stable".
 STABLE_SCHEDULE = "cosine"

@@ -51,7 +51,7 @@ class GroupModel:
     def support(self, v, multiple=1):
         keep = np.zeros(v.shape[0], dtype=bool)
         k = multiple * self.n_per_group
-        for start, size in zip(self.starts, self.group_sizes):
+        for start, size in zip(self.starts, self.group_sizes, strict=True):
             part = np.abs(v[start : start + size])
             if size <= k:
                 keep[start : start + size] = True
