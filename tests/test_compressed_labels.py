@@ -409,3 +409,101 @@ def test_random_state_keeps_the_seeds_the_parts_were_given():
     assert clf.encoder_.random_state == 7 and encoder.random_state == 7
     unseeded = CompressedLabelClassifier(L1AEEncoder(n_components=5, max_epochs=2)).fit(X, Y)
     assert unseeded.encoder_.random_state is None
+
+
+# ------------------------------------------------- noise level and sparse scores
+def power_law_labels(signal, seed=0, n=1500, n_labels=300, n_features=50):
+    """Three labels a row, drawn from popularity x exp(signal * x'W): weak to strong."""
+    rng = np.random.RandomState(seed)
+    log_popularity = -0.8 * np.log(np.arange(1, n_labels + 1))
+    X = rng.randn(n, n_features)
+    logits = signal * X @ rng.randn(n_features, n_labels) + log_popularity
+    Y = np.zeros((n, n_labels), dtype=int)
+    for i in range(n):
+        p = np.exp(logits[i] - logits[i].max())
+        Y[i, rng.choice(n_labels, 3, replace=False, p=p / p.sum())] = 1
+    return X[:1000], X[1000:], sp.csr_matrix(Y[:1000]), sp.csr_matrix(Y[1000:])
+
+
+@pytest.mark.parametrize("signal", [0.2, 1.0])
+def test_chosen_noise_level_never_loses_to_the_linear_decoder(signal):
+    X_train, X_test, Y_train, Y_test = power_law_labels(signal)
+    fits = {decoder: CompressedLabelClassifier(GaussianMeasurement(40, random_state=0),
+                                               decoder=decoder, random_state=0)
+            .fit(X_train, Y_train) for decoder in ("lasso-pos", "linear")}
+    chosen = fits["lasso-pos"]
+    scores = chosen.noise_level_scores_
+    assert set(scores) == {"linear", *(level for level in scores if level != "linear")}
+    assert len(scores) == 11  # ten levels and the linear decoder, all shown
+    best_level = max(v for k, v in scores.items() if k != "linear" and np.isfinite(v))
+    assert max(best_level, scores["linear"]) == (
+        scores[chosen.noise_level_] if chosen.decoder_ != "linear" else scores["linear"])
+    p_chosen = precision_at_k(Y_test, chosen.decision_function(X_test), k=1)
+    p_linear = precision_at_k(Y_test, fits["linear"].decision_function(X_test), k=1)
+    assert p_chosen >= p_linear - 0.01  # held-out choice, scored on new rows
+    popularity = np.tile(np.asarray(Y_train.mean(axis=0)), (X_test.shape[0], 1))
+    if p_linear > precision_at_k(Y_test, popularity, k=1):
+        assert p_chosen > precision_at_k(Y_test, popularity, k=1)
+
+
+def test_scan_goes_on_through_levels_that_select_nothing():
+    X_train, _, Y_train, _ = power_law_labels(0.2)
+    clf = CompressedLabelClassifier(GaussianMeasurement(40, random_state=0), random_state=0)
+    clf.fit(X_train, Y_train)
+    levels = [level for level in clf.noise_level_scores_ if level != "linear"]
+    scored = [level for level in levels if np.isfinite(clf.noise_level_scores_[level])]
+    # The largest levels select no label here (their scores tie at the fallback
+    # ranking); the scan passed them and went on to levels that decode.
+    assert len(scored) > 3
+    if clf.decoder_ != "linear":
+        embedding = clf.regressor_.predict(X_train[:50])
+        _, selected = clf._noisy_scores(embedding, clf.noise_level_, return_selected=True)
+        assert selected
+
+
+class CountingRidge(Ridge):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_small_data_choose_the_level_over_folds():
+    X_train, _, Y_train, _ = power_law_labels(1.0)
+    CountingRidge.fits = 0
+    CompressedLabelClassifier(GaussianMeasurement(40, random_state=0), CountingRidge(),
+                              random_state=0).fit(X_train[:300], Y_train[:300])
+    assert CountingRidge.fits == 5 + 1  # five folds of 20%, then all rows
+    CountingRidge.fits = 0
+    X_big = np.vstack([X_train] * 6)
+    CompressedLabelClassifier(GaussianMeasurement(40, random_state=0), CountingRidge(),
+                              random_state=0).fit(X_big, sp.vstack([Y_train] * 6))
+    assert CountingRidge.fits == 1 + 1  # 1,200 held-out rows: one split is enough
+
+
+@pytest.mark.parametrize("decoder", ["lasso-pos", "lasso", "bpdn-pos", "bpdn", "l1-min-pos",
+                                     "l1-min", "unrolled", "linear"])
+def test_sparse_scores_rank_as_the_dense_ones_for_every_decoder(decoder):
+    from sklearn.metrics import coverage_error, label_ranking_average_precision_score
+
+    X_train, X_test, Y_train, Y_test = multilabel_data(n_labels=60)
+    encoder = l1ae(30, max_epochs=5) if decoder in ("l1-min", "unrolled") else \
+        GaussianMeasurement(30, random_state=0)
+    clf = CompressedLabelClassifier(encoder, decoder=decoder, top_k=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecodingWarning)
+        clf.fit(X_train, sp.csr_matrix(Y_train))
+        sparse_scores = clf.decision_function(X_test[:60])
+        raw = np.vstack(list(clf._score_chunks(X_test[:60])))
+    Y = Y_test[:60]
+    assert sparse_scores.data.min() > 0
+    dense = sparse_scores.toarray()
+    # 60 labels < 100 kept: every label ranks as in the raw scores.
+    best_raw = raw.max(axis=1, keepdims=True)
+    assert np.all(raw[np.arange(60), dense.argmax(axis=1)] == best_raw[:, 0])
+    assert precision_at_k(Y, sparse_scores, k=1) == precision_at_k(Y, raw, k=1)
+    assert precision_at_k(Y, dense, k=3) == precision_at_k(Y, raw, k=3)
+    assert label_ranking_average_precision_score(Y, dense) == pytest.approx(
+        label_ranking_average_precision_score(Y, raw), abs=1e-12)
+    assert coverage_error(Y, dense) == pytest.approx(coverage_error(Y, raw), abs=1e-12)

@@ -54,6 +54,17 @@ def _seed_unseeded(estimator, random_state):
         estimator.set_params(**seeds)
 
 
+def _positive_monotone(scores):
+    """``s + sqrt(s^2 + 1)`` (= ``exp(asinh(s))``): strictly increasing and > 0.
+
+    Neither saturates nor underflows at any score a decoder returns; the
+    negative branch is written as ``1 / (sqrt(s^2 + 1) - s)`` to stay exact.
+    """
+    root = np.hypot(scores, 1.0)
+    with np.errstate(divide="ignore"):
+        return np.where(scores >= 0, scores + root, 1.0 / (root - scores))
+
+
 class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Multi-label classification through a compressed label space.
 
@@ -102,16 +113,21 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     noise_level : float >= 0 or "auto", default="auto"
         Noise level (per measurement) of the predicted embeddings, for the
         noise-aware decoders. ``"auto"``: chosen at fit time by precision at
-        ``top_k`` (accuracy for 1-D class targets) on a held-out part of the
-        training data. The regressor is fitted on the rest; its held-out
-        residual's root mean square ``s`` gives the candidates ``s * 2**k``,
-        k = 2, 1, ..., -6, and 0 (the exact limit: l1-min, or the nearest fit
-        of an infeasible embedding), scored from the largest down until two in
-        a row do not improve on the best. The best is kept (the larger on
-        ties), and the regressor is fitted again on all the data. At most
-        1,000 held-out rows are decoded.
+        ``top_k`` (accuracy for 1-D class targets) on held-out rows: the
+        regressor's out-of-fold predictions, over folds of
+        ``validation_fraction`` of the rows until 1,000 rows are predicted
+        (one split when a fold has that many). Their residual's root mean
+        square ``s`` gives the candidates ``s * 2**k``, k = 2, 1, ..., -6,
+        and 0 (the exact limit: l1-min, or the nearest fit of an infeasible
+        embedding), scored from the largest down until two in a row that
+        select labels do not improve on the best (levels that select none
+        do not count). The linear decoder ``A^T z`` is scored too: when it
+        beats every level, or no level selects a label, ``decoder_`` becomes
+        ``"linear"``. The best is kept (the larger level on ties), and the
+        regressor is fitted again on all the data.
     validation_fraction : float in (0, 1), default=0.2
-        Share of the training rows held out to choose ``noise_level``.
+        Share of the training rows held out at a time (one fold) to choose
+        ``noise_level``.
     top_k : int, default=5
         ``predict`` returns the ``top_k`` best-scored labels of each sample
         (ties to the lower label index).
@@ -131,13 +147,15 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     regressor_ : estimator
         The fitted regressor.
     decoder_ : str
-        The decoder used (``"auto"`` resolved).
+        The decoder used: ``"auto"`` resolved, and ``"linear"`` when the
+        noise-level selection found that it scores best.
     noise_level_ : float or None
         The noise level of the noise-aware decoders (None for the others).
-    noise_level_scores_ : dict of float to float
+    noise_level_scores_ : dict
         With ``noise_level="auto"`` and a noise-aware decoder: held-out
-        precision at ``top_k`` of each candidate noise level scored;
-        otherwise empty.
+        precision at ``top_k`` of every candidate noise level (NaN for the
+        levels after the scan stopped) and, under the key ``"linear"``, of
+        the linear decoder; otherwise empty.
     classes_ : ndarray
         The labels: ``arange(n_labels)`` for a label matrix, the class values
         for 1-D (binary or multiclass) targets.
@@ -145,8 +163,10 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     sparse_output_ : bool
         True when the label matrix given to ``fit`` was sparse: ``predict``
         then returns a sparse 0/1 matrix and ``decision_function`` a sparse
-        matrix of the ``max(100, top_k)`` best nonzero scores per row
-        (``top_k`` and ``threshold`` are applied to the full scores first).
+        matrix of the ``max(100, top_k)`` best scores per row, stored as
+        ``s + sqrt(s^2 + 1)``, a strictly increasing map to positive values,
+        so that the missing entries (implicit zeros) rank below all of them
+        (``top_k`` and ``threshold`` are applied to the raw scores first).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
@@ -278,6 +298,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             if self.noise_level == "auto":
                 self.noise_level_ = self._select_noise_level(X, Y, embedding, regressor,
                                                              check_random_state(random_state))
+                if self.noise_level_ is None:
+                    self.decoder_ = "linear"
             else:
                 self.noise_level_ = float(self.noise_level)
         self.regressor_ = clone(regressor).fit(X, embedding)
@@ -291,8 +313,14 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         measures = "decoder" in encoder.get_params() and hasattr(encoder, "components_")
         return "lasso-pos" if measures else "auto"
 
-    def _select_noise_level(self, X, Y, embedding, regressor, rng):
-        """Held-out choice of ``noise_level`` (see the ``noise_level`` parameter)."""
+    def _held_out_predictions(self, X, embedding, regressor, rng):
+        """Held-out rows and their predicted embeddings, out of fold.
+
+        With at least ``MAX_SELECTION_ROWS`` rows in ``validation_fraction`` of
+        the data, one split; with fewer, folds of that size in turn (as
+        ``cross_val_predict``) until that many rows are predicted or all are,
+        so that a small data set's choice does not rest on one split.
+        """
         n_samples = X.shape[0]
         n_held = int(round(self.validation_fraction * n_samples))
         if n_held < 1 or n_held >= n_samples:
@@ -300,42 +328,77 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
                              "samples leaves no rows to hold out or to train on; give more "
                              "samples or a fixed noise_level.")
         order = rng.permutation(n_samples)
-        held, train = order[:n_held], order[n_held:]
-        predicted = np.asarray(clone(regressor).fit(X[train], embedding[train])
-                               .predict(X[held]), dtype=np.float64).reshape(n_held, -1)
-        residual_rms = float(np.sqrt(np.mean((predicted - embedding[held]) ** 2)))
-        scored = held[:MAX_SELECTION_ROWS]
-        predicted = predicted[:MAX_SELECTION_ROWS]
+        n_folds = max(2, int(round(1 / self.validation_fraction)))
+        folds = (np.array_split(order, n_folds) if n_held < MAX_SELECTION_ROWS
+                 else [order[:n_held]])
+        held_rows, predictions = [], []
+        for held in folds:
+            if sum(map(len, held_rows)) >= MAX_SELECTION_ROWS:
+                break
+            train = np.setdiff1d(order, held, assume_unique=True)
+            predicted = clone(regressor).fit(X[train], embedding[train]).predict(X[held])
+            held_rows.append(held)
+            predictions.append(np.asarray(predicted, dtype=np.float64).reshape(len(held), -1))
+        held = np.concatenate(held_rows)[:MAX_SELECTION_ROWS]
+        return held, np.vstack(predictions)[:MAX_SELECTION_ROWS]
+
+    def _held_out_score(self, Y, predicted, noise_level):
+        """Precision at ``top_k`` of ``predicted`` decoded at ``noise_level``
+        (None: the linear decoder), and whether any label was selected."""
         # Classes (one label per row): accuracy, i.e. P@1.
         k = 1 if self._one_hot else min(self.top_k, self.n_labels_)
+        total, selected = 0.0, noise_level is None
+        # A block of rows at a time, as predict: never a dense (rows x labels) matrix.
+        for rows in gen_batches(len(predicted), max(1, SCORE_BLOCK_ELEMENTS // self.n_labels_)):
+            if noise_level is None:
+                scores = self._linear_scores(predicted[rows])
+            else:
+                scores, any_selected = self._noisy_scores(predicted[rows], noise_level,
+                                                          return_selected=True)
+                selected |= any_selected
+            total += precision_at_k(Y[rows], scores, k=k) * len(scores)
+        return total / len(predicted), selected
+
+    def _select_noise_level(self, X, Y, embedding, regressor, rng):
+        """Held-out choice of the noise level (see the ``noise_level`` parameter).
+
+        Returns the chosen level, or None when the linear decoder scores best.
+        """
+        held, predicted = self._held_out_predictions(X, embedding, regressor, rng)
+        Y_held = Y[held]
+        residual_rms = float(np.sqrt(np.mean((predicted - embedding[held]) ** 2)))
+        levels = [multiple * residual_rms for multiple in NOISE_LEVEL_GRID]
+        scores = dict.fromkeys(levels, np.nan)
         # From the largest level down: smaller levels mean longer homotopy paths,
-        # so the scan stops once two candidates in a row have not improved on the
-        # best (as lasso paths are computed from large penalties down).
-        not_improved = 0
-        for multiple in NOISE_LEVEL_GRID:
-            if not_improved == 2:
+        # so the scan stops once two levels that select labels have not improved
+        # on the best. Levels that select nothing tie at the fallback ranking and
+        # say nothing about the decoder, so the scan goes on through them.
+        best, misses, decoding = -np.inf, 0, []
+        for level in levels:
+            if misses == 2:
                 break
-            level = multiple * residual_rms
-            # Scored a block of rows at a time, as predict does: never a dense
-            # (held-out rows x labels) matrix at large L.
-            total = 0.0
-            for rows in gen_batches(len(scored), max(1, SCORE_BLOCK_ELEMENTS // self.n_labels_)):
-                scores = self._noisy_scores(predicted[rows], level)
-                total += precision_at_k(Y[scored[rows]], scores, k=k) * len(scores)
-            score = total / len(scored)
-            best_so_far = max(self.noise_level_scores_.values(), default=-np.inf)
-            not_improved = 0 if score > best_so_far else not_improved + 1
-            self.noise_level_scores_[level] = score
-        # The best held-out precision; on ties the larger level (a shorter path).
-        best = max(self.noise_level_scores_.values())
-        return max(level for level, score in self.noise_level_scores_.items() if score == best)
+            scores[level], selected = self._held_out_score(Y_held, predicted, level)
+            if not selected:
+                continue
+            decoding.append(level)
+            misses = 0 if scores[level] > best else misses + 1
+            best = max(best, scores[level])
+        scores["linear"], _ = self._held_out_score(Y_held, predicted, None)
+        self.noise_level_scores_ = scores
+        if not decoding or scores["linear"] > best:
+            return None
+        # On ties the larger level (a shorter path).
+        return max(level for level in decoding if scores[level] == best)
 
     # -------------------------------------------------------------- predict
     def _linear_scores(self, embedding):
         return embedding @ np.asarray(self.encoder_.components_, dtype=np.float64)
 
-    def _noisy_scores(self, embedding, noise_level):
-        """Noise-aware decoding; labels left at zero rank after the selected ones."""
+    def _noisy_scores(self, embedding, noise_level, return_selected=False):
+        """Noise-aware decoding; labels left at zero rank after the selected ones.
+
+        With ``return_selected``, also whether the decoder selected any label.
+        """
         A = np.asarray(self.encoder_.components_, dtype=np.float64)
         positive = self.decoder_.endswith("-pos")
         with warnings.catch_warnings():
@@ -358,7 +421,10 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         gain = (residual @ A) / np.where(column_norms > 0, column_norms, 1.0)
         below = gain - gain.max(axis=1, keepdims=True) - 1.0
         below -= np.abs(decoded).max(axis=1, keepdims=True, initial=0.0) * (not positive)
-        return np.where((decoded != 0) | failed[:, None], decoded, below)
+        scores = np.where((decoded != 0) | failed[:, None], decoded, below)
+        if return_selected:
+            return scores, bool(np.any(decoded[~failed] != 0))
+        return scores
 
     def _decode(self, embedding):
         """Dense label scores for a chunk of predicted embeddings."""
@@ -408,14 +474,21 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return np.vstack(blocks) if blocks else np.empty((0, n_columns))
 
     def _sparse_scores(self, scores):
-        """CSR with the best ``max(100, top_k)`` nonzero scores of each row."""
+        """CSR with the best ``max(100, top_k)`` scores of each row, mapped above 0.
+
+        The implicit zeros of a sparse matrix rank every missing label; stored
+        scores must all rank above them, for ``toarray().argmax`` and
+        scikit-learn's ranking functions as for ``precision_at_k``.
+        """
         keep = min(max(N_SPARSE_SCORES, self.top_k), scores.shape[1])
         top = dense_top_k(scores, keep)
         rows = np.repeat(np.arange(len(scores)), keep)
-        kept = sp.csr_matrix((np.take_along_axis(scores, top, axis=1).ravel(),
-                              (rows, top.ravel())), shape=scores.shape)
-        kept.eliminate_zeros()
-        return kept
+        kept = np.take_along_axis(scores, top, axis=1)
+        # In a row with no negative score, zeros tie with the labels left out:
+        # they are left out too (an LP vertex keeps at most m labels).
+        stored = (kept != 0) | (kept.min(axis=1, keepdims=True) < 0)
+        return sp.csr_matrix((_positive_monotone(kept[stored]), (rows[stored.ravel()],
+                                                                top[stored])), shape=scores.shape)
 
     def _selected_labels(self, scores):
         """0/1 block: the ``top_k`` best labels per row, or those at or above ``threshold``."""
@@ -439,8 +512,9 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         scores : ndarray or sparse matrix of shape (n_samples, n_labels)
             Higher is more likely. Sparse when ``fit`` got a sparse label
-            matrix: the best ``max(100, top_k)`` nonzero scores per row (missing
-            entries rank below all stored ones). For 1-D
+            matrix: the best ``max(100, top_k)`` scores ``s`` per row, stored as
+            ``s + sqrt(s^2 + 1) > 0`` (same order), so that missing entries
+            rank below all stored ones. For 1-D
             targets: (n_samples, n_classes), or (n_samples,) for two classes.
         """
         blocks = list(self._score_chunks(X))
