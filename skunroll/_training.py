@@ -620,19 +620,21 @@ class BaseTorchEstimator(BaseEstimator):
         return float(total) / x_source.n_samples
 
     @limit_torch_threads
-    def _forward(self, X, out_width, *, module=None, method=None, dtype=np.float64):
+    def _forward(self, X, out_width, *, module=None, method=None, dtype=np.float64,
+                 compute_dtype=torch.float32):
         """Run the fitted module over validated ``X`` in batches; a numpy array out.
 
         ``module`` defaults to the one rebuilt from the fitted attributes and
         ``method`` to its ``forward``; it runs in eval mode, without
-        gradients, on the inference device (the CPU, with a warning, when a
-        saved CUDA device is missing), one batch of rows at a time (sparse
-        ``X`` densified a batch at a time).
+        gradients, in ``compute_dtype``, on the inference device (the CPU, with
+        a warning, when a saved CUDA device is missing), one batch of rows at a
+        time (sparse ``X`` densified a batch at a time).
         """
         device = inference_device(self.device)
-        module = (self._module_from_attributes() if module is None else module).to(device).eval()
+        module = (self._module_from_attributes() if module is None else module)
+        module = module.to(device=device, dtype=compute_dtype).eval()
         call = module if method is None else getattr(module, method)
-        source = BatchSource(as_csr_or_array(X), device)
+        source = BatchSource(as_csr_or_array(X), device, dtype=compute_dtype)
         out = np.empty((X.shape[0], out_width), dtype=dtype)
         start = 0
         with torch.no_grad():

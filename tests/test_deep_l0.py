@@ -16,6 +16,7 @@ from skunroll.metrics import normalized_code_error, support_error
 from skunroll.sparse_coding import (
     DeepL0Classifier,
     DeepL0Encoder,
+    _modules,
     helu,
     helu_sigma,
     iht,
@@ -24,7 +25,6 @@ from skunroll.sparse_coding import (
     m_sparse_iht,
     optimal_codes,
 )
-from skunroll.sparse_coding import _modules
 from skunroll.sparse_coding._modules import UnrolledThresholdingNetwork
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -295,3 +295,61 @@ def test_given_dictionary_is_used_and_checked(digits):
         DeepL0Encoder(8, dictionary=D, device="cpu").fit(digits[:100])
     with pytest.raises(ValueError, match="n_nonzero_coefs=20 must be <= n_components=16"):
         DeepL0Encoder(16, sparsity="M", n_nonzero_coefs=20, device="cpu").fit(digits[:100])
+
+
+# ------------------------------------------------- thresholds scaled to the data
+def synthetic_codes(n=400, p=48, d=32, k=4, seed=0):
+    rng = np.random.RandomState(seed)
+    D = rng.randn(p, d)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    codes = np.zeros((n, p))
+    for row in codes:
+        row[rng.choice(p, k, replace=False)] = rng.randn(k)
+    return codes @ D
+
+
+@pytest.mark.parametrize("data, n_components", [
+    ("digits01", 128),    # overcomplete, pixels in [0, 1]: the old default's dead case
+    ("digits01", 32),     # undercomplete
+    ("digits255", 128),   # the same images 255x larger
+    ("synthetic", 48),
+])
+@pytest.mark.parametrize("estimator", [DeepL0Encoder, DeepL0Classifier, "lista"])
+def test_default_thresholds_follow_the_data_and_leave_units_alive(data, n_components,
+                                                                 estimator):
+    import warnings
+
+    from skunroll.sparse_coding import LISTAEncoder
+
+    X = {"digits01": lambda: load_digits().data[:400] / 16,
+         "digits255": lambda: load_digits().data[:400] / 16 * 255,
+         "synthetic": synthetic_codes}[data]()
+    y = load_digits().target[:400]
+    estimator = LISTAEncoder if estimator == "lista" else estimator
+    params = {"max_epochs": 2, "dictionary_max_iter": 2, "device": "cpu", "random_state": 0}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = estimator(n_components, **params)
+        model.fit(X, y) if estimator is DeepL0Classifier else model.fit(X)
+    assert not [w for w in caught if "learned (almost) nothing" in str(w.message)]
+    codes = model._forward(X, n_components, module=model._encoder_from_attributes())
+    assert (codes != 0).sum(axis=1).mean() >= 1
+    assert (codes != 0).any(axis=0).sum() >= n_components // 4
+
+
+def test_thresholds_above_the_data_are_reported_with_the_remedy():
+    X = load_digits().data[:400] / 16
+    y = load_digits().target[:400]
+    with pytest.warns(Warning, match=r"0\.00 nonzeros per row.*alpha='auto'"):
+        DeepL0Encoder(128, alpha=0.5, max_epochs=2, dictionary_max_iter=2, device="cpu",
+                      random_state=0).fit(X)
+    with pytest.warns(Warning, match="learned \\(almost\\) nothing"):
+        DeepL0Classifier(128, alpha=0.5, max_epochs=2, dictionary_max_iter=2, device="cpu",
+                         random_state=0).fit(X, y)
+
+
+def test_default_classifier_beats_chance_by_far_on_digits_in_zero_one():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    clf = DeepL0Classifier(max_epochs=10, device="cpu", random_state=0).fit(X[:1200], y[:1200])
+    assert clf.score(X[1200:], y[1200:]) > 0.85  # the old alpha=0.5 default scored 0.10

@@ -1,5 +1,6 @@
 """DeepL0Encoder and DeepL0Classifier: unrolled iterative hard thresholding."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -7,6 +8,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,10 +17,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..metrics import normalized_code_error
+from ..utils._device import inference_device
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array
 from ._iterative import default_step_size, optimal_codes
 from ._modules import DeepL0ClassifierNetwork, UnrolledThresholdingNetwork
+
+#: ``alpha="auto"`` and the dead-unit report look at most this many training rows.
+_AUTO_ROWS = 2000
 
 #: The network's nonlinearity for each ``sparsity`` setting.
 _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
@@ -30,9 +36,14 @@ _SHARED_DOC = """
         ``"l0"``: the l0-regularised encoder, thresholds
         ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
         pooling keeps the ``n_nonzero_coefs`` largest magnitudes per sample.
-    alpha : float, default=0.5
+    alpha : float or "auto", default="auto"
         l0 penalty (the paper's lambda); thresholds start at
-        ``sqrt(alpha * step_size)``.
+        ``sqrt(alpha * step_size)``. ``"auto"`` scales it to the data and the
+        dictionary: the threshold at which the first stage ``mu D x`` keeps
+        ``max(1, min(n_features, n_components) // 4)`` units per training row
+        on average (``alpha_``), so that codes are never all zero whatever
+        the scale of ``X``. The paper's recipe is ``alpha=0.5`` on data scaled
+        as its own.
     n_nonzero_coefs : int, default=32
         Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
         ``n_components``.
@@ -57,7 +68,7 @@ _SHARED_DOC = """
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
-    def __init__(self, n_components=128, *, sparsity="l0", alpha=0.5, n_nonzero_coefs=32,
+    def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
                  shuffle=True, max_epochs=50, early_stopping=True, validation_fraction=0.1,
@@ -74,7 +85,7 @@ class _DeepL0Base(BaseTorchEstimator):
         **BaseTorchEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "sparsity": [StrOptions({"l0", "M"})],
-        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
         "dictionary": ["array-like", None],
@@ -111,13 +122,51 @@ class _DeepL0Base(BaseTorchEstimator):
                                   self.random_state)
         self.dictionary_ = D
         self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
+        self.alpha_ = self._resolve_alpha(X)
+
+    def _resolve_alpha(self, X):
+        """``alpha``, or with ``"auto"`` the one whose first-stage threshold keeps
+        about ``min(n_features, n_components) // 4`` units a row."""
+        if self.alpha != "auto":
+            return float(self.alpha)
+        D, mu, X = self.dictionary_, self.step_size_, as_csr_or_array(X)
+        n_active = max(1, min(D.shape) // 4)
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
+        # Densified a chunk at a time, as in training.
+        first_stage = np.vstack([
+            np.abs(mu * (X[chunk].toarray() if sp.issparse(X) else X[chunk]) @ D.T)
+            for chunk in np.array_split(rows, -(-len(rows) // 256))])
+        theta = float(np.quantile(first_stage, 1.0 - n_active / D.shape[0]))
+        # All-zero data: any positive threshold; the dead-unit report says why.
+        theta = max(theta, np.finfo(np.float32).tiny)
+        # IHT's hard threshold is sqrt(alpha mu); ISTA's soft threshold alpha mu.
+        return theta**2 / mu if self._shrinkage_kind() == "hard" else theta / mu
+
+    def _shrinkage_kind(self):
+        return _SHRINKAGE[self.sparsity]
+
+    def _report_dead_units(self, X):
+        """Warn, with the remedy, when the codes of the training rows are (almost) all zero."""
+        X = as_csr_or_array(X)
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
+        codes = self._forward(X[rows], self.n_components, module=self._encoder_from_attributes())
+        nonzeros = float((codes != 0).sum(axis=1).mean())
+        if nonzeros >= 1.0:
+            return
+        alive = int((codes != 0).any(axis=0).sum())
+        warnings.warn(
+            f"{type(self).__name__} learned (almost) nothing: the codes of the training data have "
+            f"{nonzeros:.2f} nonzeros per row on average and {alive} of {self.n_components} units "
+            f"are ever active (alpha_={self.alpha_:.3g}: every threshold is above the data's "
+            "correlations with the atoms). Use alpha='auto', which scales the thresholds to the "
+            "data, a smaller alpha, or sparsity='M'.", ConvergenceWarning, stacklevel=4)
 
     def _encoder_network(self):
         D, mu = self.dictionary_, self.step_size_
         thresholds = None
         if self.sparsity != "M":
             # IHT's hard threshold sqrt(alpha mu); ISTA's soft threshold alpha mu.
-            theta = np.sqrt(self.alpha * mu) if self.sparsity == "l0" else self.alpha * mu
+            theta = np.sqrt(self.alpha_ * mu) if self.sparsity == "l0" else self.alpha_ * mu
             thresholds = torch.full((D.shape[0],), float(theta))
         return UnrolledThresholdingNetwork(
             torch.as_tensor(mu * D, dtype=torch.float32),
@@ -198,6 +247,8 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         The dictionary D the network was initialised from.
     step_size_ : float
         The IHT step mu.
+    alpha_ : float
+        The penalty used: ``alpha``, or the one ``"auto"`` chose.
     input_weights_ : ndarray of shape (n_components, n_features)
         Learned W.
     recurrent_weights_ : ndarray of shape (n_components, n_components)
@@ -236,10 +287,13 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         self._setup_dictionary(X)
         # The codes this fit learns to predict; optimal_codes and score keep
         # using them after set_params changes sparsity, alpha or n_nonzero_coefs.
-        self._code_settings = {"sparsity": self.sparsity, "alpha": self.alpha,
+        self._code_settings = {"sparsity": self.sparsity, "alpha": self.alpha_,
                                "n_nonzero_coefs": self.n_nonzero_coefs}
         targets = self._optimal_codes(X)
-        return self._train(as_csr_or_array(X), targets)
+        self._train(as_csr_or_array(X), targets)
+        if self.sparsity != "M":
+            self._report_dead_units(X)
+        return self
 
     def _optimal_codes(self, X):
         return optimal_codes(X, self.dictionary_, step_size=self.step_size_,
@@ -290,8 +344,13 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
+        # Hard thresholds make a code jump with any rounding: float64 input is
+        # encoded in float64 on the CPU, so a row's code does not depend on the
+        # batch it is in.
+        exact = X.dtype == np.float64 and inference_device(self.device).type == "cpu"
         codes = self._forward(X, self.input_weights_.shape[0],
-                              module=self._encoder_from_attributes())
+                              module=self._encoder_from_attributes(),
+                              compute_dtype=torch.float64 if exact else torch.float32)
         return codes.astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
@@ -338,6 +397,8 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     classes_ : ndarray of shape (n_classes,)
     dictionary_ : ndarray of shape (n_components, n_features)
     step_size_ : float
+    alpha_ : float
+        The penalty used: ``alpha``, or the one ``"auto"`` chose.
     input_weights_ : ndarray of shape (n_components, n_features)
     recurrent_weights_ : ndarray of shape (n_components, n_components)
     thresholds_ : ndarray of shape (n_components,) or None
@@ -386,7 +447,10 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         self.classes_ = encoder.classes_
         self._check_sizes(X.shape[1])
         self._setup_dictionary(X)
-        return self._train(as_csr_or_array(X), encoder.transform(y))
+        self._train(as_csr_or_array(X), encoder.transform(y))
+        if self.sparsity != "M":
+            self._report_dead_units(X)
+        return self
 
     def fit(self, X, y):
         """Learn the dictionary (unless given) and train encoder and head end to end.

@@ -3,7 +3,7 @@
 import re
 from numbers import Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._deep_l0 import _SHARED_DOC, DeepL0Encoder
 
@@ -29,9 +29,11 @@ class LISTAEncoder(DeepL0Encoder):
 
     Parameters
     ----------
-""" + _parameter_docs("n_components") + """    alpha : float, default=0.1
+""" + _parameter_docs("n_components") + """    alpha : float or "auto", default="auto"
         l1 penalty of the target codes; thresholds start at
-        ``alpha * step_size``.
+        ``alpha * step_size``. ``"auto"``: scaled to the data and the
+        dictionary as :class:`DeepL0Encoder`'s (``alpha_``); Gregor and
+        LeCun's recipe sets a number.
 """ + _parameter_docs("n_steps", "dictionary", "step_size", "dictionary_max_iter") + """\
     {training_parameters}
 
@@ -59,10 +61,10 @@ class LISTAEncoder(DeepL0Encoder):
     _parameter_constraints = {
         **{name: constraint for name, constraint in DeepL0Encoder._parameter_constraints.items()
            if name not in ("sparsity", "n_nonzero_coefs", "sigma", "sigma_decay")},
-        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     }
 
-    def __init__(self, n_components=128, *, alpha=0.1, n_steps=2, dictionary=None,
+    def __init__(self, n_components=128, *, alpha="auto", n_steps=2, dictionary=None,
                  step_size=None, dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3,
                  batch_size=128, shuffle=True, max_epochs=50, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, tol=0.0, lr_schedule="constant",
