@@ -60,7 +60,7 @@ class Problem:
         """Train / test error (%) of a deep encoder fitted on ``X_train``."""
         start = time.perf_counter()
         X_train = self.X_train if X_train is None else X_train
-        encoder = DeepL0Encoder(self.D.shape[0], dictionary=self.D, random_state=0,
+        encoder = DeepL0Encoder(self.D.shape[0], dictionary=self.D, alpha=ALPHA, random_state=0,
                                 **params).fit(X_train)
         return (normalized_code_error(self.truth_train, encoder.transform(self.X_train)),
                 normalized_code_error(self.truth, encoder.transform(self.X_test)),

@@ -351,5 +351,5 @@ def test_thresholds_above_the_data_are_reported_with_the_remedy():
 def test_default_classifier_beats_chance_by_far_on_digits_in_zero_one():
     X, y = load_digits(return_X_y=True)
     X = X / 16
-    clf = DeepL0Classifier(max_epochs=10, device="cpu", random_state=0).fit(X[:1200], y[:1200])
+    clf = DeepL0Classifier(device="cpu", random_state=0).fit(X[:1200], y[:1200])
     assert clf.score(X[1200:], y[1200:]) > 0.85  # the old alpha=0.5 default scored 0.10

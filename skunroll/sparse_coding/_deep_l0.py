@@ -1,6 +1,7 @@
 """DeepL0Encoder and DeepL0Classifier: unrolled iterative hard thresholding."""
 
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -59,7 +60,7 @@ _SHARED_DOC = """
         Initial sigma of HELU_sigma (seed eq. 9), used while training.
     sigma_decay : float, default=10.0
         sigma is divided by this after each epoch.
-    dictionary_max_iter : int, default=30
+    dictionary_max_iter : int, default=5
         Epochs of dictionary learning when ``dictionary`` is None.
     {training_parameters}
 """
@@ -70,16 +71,24 @@ class _DeepL0Base(BaseTorchEstimator):
 
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
-                 dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 shuffle=True, max_epochs=50, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=10, tol=0.0, lr_schedule="constant", max_time=None,
+                 dictionary_max_iter=5, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 shuffle=True, max_epochs="auto", early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change="auto", tol=0.0, lr_schedule="auto", max_time=None,
                  warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self._set_init_arguments(locals())
 
     _training_parameter_notes = {
         "random_state": "It seeds dictionary learning (and a classifier's initial head).",
+        "lr_schedule": 'Here ``"auto"`` is ``"cosine"``: with ``max_epochs="auto"``, a bounded '
+                       'number of steps that ends annealed. The paper trains at a constant rate.',
     }
+
+    def _training_plan(self, n_train):
+        plan = super()._training_plan(n_train)
+        if self.lr_schedule == "auto":
+            plan = replace(plan, lr_schedule="cosine")
+        return plan
 
     _parameter_constraints = {
         **BaseTorchEstimator._parameter_constraints,

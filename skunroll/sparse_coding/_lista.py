@@ -65,9 +65,9 @@ class LISTAEncoder(DeepL0Encoder):
     }
 
     def __init__(self, n_components=128, *, alpha="auto", n_steps=2, dictionary=None,
-                 step_size=None, dictionary_max_iter=30, optimizer="adam", learning_rate=1e-3,
-                 batch_size=128, shuffle=True, max_epochs=50, early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=0.0, lr_schedule="constant",
+                 step_size=None, dictionary_max_iter=5, optimizer="adam", learning_rate=1e-3,
+                 batch_size=128, shuffle=True, max_epochs="auto", early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="auto",
                  max_time=None, warm_start=False, device="auto", random_state=None, verbose=0):
         self._set_init_arguments(locals())
 
