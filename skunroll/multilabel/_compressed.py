@@ -24,6 +24,8 @@ from ..sensing import L1AEEncoder
 from ..utils._top_k import dense_top_k
 from ..utils._validation import as_csr_or_array, atomic_fit
 
+#: Measurements of the default encoder (at most one per label).
+DEFAULT_MEASUREMENTS = 100
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
@@ -82,8 +84,11 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Fitted on the label matrix; needs ``fit``, ``transform`` and, unless
         ``decoder="linear"``, ``inverse_transform``; ``decoder="linear"``
         needs ``components_`` (m x L) instead. None means
-        ``L1AEEncoder(n_components=min(20, n_labels))``. Other choices: ``GaussianMeasurement`` (random
-        baseline), :class:`~sklearn.decomposition.TruncatedSVD` (PCA-like).
+        ``L1AEEncoder(n_components=min(DEFAULT_MEASUREMENTS, n_labels))``
+        (100 measurements: fewer lose too much of a many-label matrix to
+        compete with a linear model on all labels). Other choices:
+        ``GaussianMeasurement`` (random baseline),
+        :class:`~sklearn.decomposition.TruncatedSVD` (PCA-like).
     regressor : estimator, default=None
         Predicts the m-dimensional embedding from ``X`` (multi-output
         regression). None means ``Ridge(tol=1e-6)`` (a tighter tolerance than
@@ -267,7 +272,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Y = self._label_matrix(y)
         check_consistent_length(X, Y)
         self.n_labels_ = Y.shape[1]
-        encoder = (L1AEEncoder(n_components=min(20, self.n_labels_)) if self.encoder is None
+        encoder = (L1AEEncoder(n_components=min(DEFAULT_MEASUREMENTS, self.n_labels_))
+                   if self.encoder is None
                    else clone(self.encoder))
         if self.decoder in ("auto", *_ENCODER_DECODERS) and not hasattr(encoder,
                                                                         "inverse_transform"):
