@@ -94,7 +94,7 @@ def test_a_dask_dataframe_streams_into_a_classifier(client):
     X = rng.normal(size=(256, 12)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
     frame = pandas.DataFrame(X, columns=[f"f{i}" for i in range(12)])
-    params = dict(n_components=6, batch_size=32, max_epochs=1, early_stopping=False,
+    params = dict(n_components=6, alpha=0.5, batch_size=32, max_epochs=1, early_stopping=False,
                   shuffle=False, lr_schedule="constant", device="cpu", random_state=0,
                   dictionary=rng.normal(size=(6, 12)))
     frames = dd.from_pandas(frame, npartitions=4)

@@ -43,8 +43,8 @@ _SHARED_DOC = """
         dictionary: the threshold at which the first stage ``mu D x`` keeps
         ``max(1, min(n_features, n_components) // 4)`` units per training row
         on average (``alpha_``), so that codes are never all zero whatever
-        the scale of ``X``. The paper's recipe is ``alpha=0.5`` on data scaled
-        as its own.
+        the scale of ``X`` (with ``partial_fit``: on the first call's rows).
+        The paper's recipe is ``alpha=0.5`` on data scaled as its own.
     n_nonzero_coefs : int, default=32
         Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
         ``n_components``.
