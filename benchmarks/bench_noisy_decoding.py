@@ -54,19 +54,19 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _data import docstring_mentions
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Lasso, Ridge
 from sklearn.preprocessing import normalize
 
 from skunroll.datasets import make_block_sparse
+from skunroll.decoding import l1_min_decode, lasso_decode, noise_alpha
+from skunroll.decoding._per_row import highs_lp
 from skunroll.exceptions import DecodingWarning
 from skunroll.metrics import precision_at_k
 from skunroll.multilabel import CompressedLabelClassifier
 from skunroll.sensing import GaussianMeasurement, L1AEEncoder
-from skunroll.decoding import l1_min_decode, lasso_decode, noise_alpha
-from skunroll.decoding._per_row import highs_lp
-from _data import docstring_mentions
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -84,7 +84,7 @@ def text_split(random_state=0):
 
 
 def previous_default_scores(clf, embedding):
-    """The decoder before noise-aware decoding: exact l1-min-pos, HiGHS per infeasible row, linear."""
+    """The decoder before noise-aware decoding: l1-min-pos, HiGHS per infeasible row, linear."""
     A = clf.encoder_.components_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DecodingWarning)
@@ -319,7 +319,7 @@ def _xml_method(method, n_labels, nonlinear, m, max_time):
         start = time.perf_counter()
         predicted = model.predict_proba(sp.csr_matrix(X_test), top_k=5)
         r, c, v = zip(*((i, label, p) for i, pairs in enumerate(predicted)
-                        for label, p in pairs)) if predicted else ((), (), ())
+                        for label, p in pairs), strict=False) if predicted else ((), (), ())
         scores = sp.csr_matrix((v, (r, c)), shape=Y_test.shape)
     elif method == "ridge on the full label matrix":
         model = Ridge(tol=1e-6).fit(X_train, Y_train.toarray())

@@ -80,7 +80,8 @@ def synthetic(args):
         for recipe in args.recipes:
             encoder = L1AEEncoder(m, recipe=recipe, random_state=0, n_jobs=args.n_jobs)
             seconds, outcome = _fit(encoder, X_fit)
-            exact, rmse = _decode_quality(encoder, X_test) if outcome != "diverged" else (0, np.inf)
+            exact, rmse = (_decode_quality(encoder, X_test) if outcome != "diverged"
+                           else (0, np.inf))
             rows.append({"m": m, "recipe": recipe, "epochs": encoder.n_iter_ if outcome !=
                          "diverged" else None, "seconds": round(seconds, 1), "outcome": outcome,
                          "exact": round(exact, 4), "rmse": round(float(rmse), 4)})
@@ -186,7 +187,8 @@ def gridsearch(args):
                      "best": search.best_params_})
         print(rows[-1], flush=True)
     searches = {row["search"]: row["seconds"] for row in rows if "search" in row}
-    rows.append({"ratio n_jobs=2 / n_jobs=1": round(searches["n_jobs=2"] / searches["n_jobs=1"], 3),
+    ratio = round(searches["n_jobs=2"] / searches["n_jobs=1"], 3)
+    rows.append({"ratio n_jobs=2 / n_jobs=1": ratio,
                  "ratio oversubscribed / n_jobs=1": round(
                      searches["n_jobs=2, 2 threads per worker"] / searches["n_jobs=1"], 3)})
     print(rows[-1], flush=True)
@@ -264,7 +266,8 @@ def relu_patches(args):
                 if name != "MBDL":
                     row[name]["error_ratio"] = round(
                         row[name]["omp_error"] / row["MBDL"]["omp_error"], 3)
-                    row[name]["time_ratio"] = round(row[name]["seconds"] / row["MBDL"]["seconds"], 3)
+                    row[name]["time_ratio"] = round(
+                        row[name]["seconds"] / row["MBDL"]["seconds"], 3)
             rows.append(row)
             print(row, flush=True)
     return rows

@@ -27,7 +27,8 @@ X_train, X_test, y_train, y_test = X[:1400], X[1400:], y[:1400], y[1400:]
 encoder = DeepL0Encoder(n_components=64, sparsity="M", n_nonzero_coefs=8, max_epochs=40,
                         learning_rate=3e-3, random_state=0).fit(X_train)
 optimal = encoder.optimal_codes(X_test)  # IHT run to convergence from an l1 start
-print(f"deep encoder (K=2): {normalized_code_error(optimal, encoder.transform(X_test)):.1f}% error")
+deep_error = normalized_code_error(optimal, encoder.transform(X_test))
+print(f"deep encoder (K=2): {deep_error:.1f}% error")
 for n_iter in (2, 10):
     codes = m_sparse_iht(X_test, encoder.dictionary_, n_nonzero_coefs=8, n_iter=n_iter,
                          step_size=encoder.step_size_)

@@ -35,8 +35,8 @@ k, m = 5, 10
 # Random vs learned sketches. ``score`` is minus the mean excess error
 # ||A - SCW(S, A)||_F - ||A - [A]_k||_F, each matrix scaled to top singular
 # value 10 (as the paper): 0 is optimal.
-print(f"{len(train)} training and {len(test)} test matrices of {train.shape[1]} x {train.shape[2]}; "
-      f"rank k = {k}, sketch size m = {m}")
+print(f"{len(train)} training and {len(test)} test matrices of "
+      f"{train.shape[1]} x {train.shape[2]}; rank k = {k}, sketch size m = {m}")
 variants = {
     "random CountSketch": dict(sketch="random"),
     "Gaussian sketch": dict(sketch="gaussian"),
@@ -81,5 +81,6 @@ print(f"first test matrix, excess error: learned sketch "
 # Choosing the sketch size by cross-validation on the list of training matrices.
 search = GridSearchCV(LearnedSketchLowRank(k, max_epochs=10, random_state=0),
                       {"sketch_size": [5, 10, 20]}, cv=3).fit(list(train))
-for params, score in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
+results = search.cv_results_
+for params, score in zip(results["params"], results["mean_test_score"], strict=True):
     print(f"  sketch_size={params['sketch_size']:3d}: mean validation excess error {-score:.4f}")

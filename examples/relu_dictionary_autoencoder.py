@@ -83,7 +83,8 @@ for bias in ["auto", "support"]:
 # threshold always reconstruct better, whatever the true dictionary.
 search = GridSearchCV(ReLUDictionaryAutoencoder(n_components=120, random_state=0),
                       {"init": ["random", "data"]}, cv=3).fit(Y_train)
-for init, score in zip(search.cv_results_["param_init"], search.cv_results_["mean_test_score"]):
+results = search.cv_results_
+for init, score in zip(results["param_init"], results["mean_test_score"], strict=True):
     print(f"init={init!r}: mean squared reconstruction error {-score:.3f}")
 best = search.best_estimator_
 print(f"chosen: {search.best_params_}, dictionary error "

@@ -25,6 +25,7 @@ search = GridSearchCV(pipe, {"encode__n_components": [20, 40], "encode__n_steps"
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     search.fit(X)
-for params, score in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
+results = search.cv_results_
+for params, score in zip(results["params"], results["mean_test_score"], strict=True):
     print(params, f"mean squared error {-score:.4f}")
 print("best:", search.best_params_)

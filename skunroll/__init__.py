@@ -18,10 +18,10 @@ scikit-learn compatible estimators trained with PyTorch:
 
 __version__ = "0.1.0.dev0"
 
-from .sensing import GaussianMeasurement, L1AEEncoder
 from .multilabel import CompressedLabelClassifier
+from .sensing import GaussianMeasurement, L1AEEncoder
 from .sketching import LearnedSketchLowRank
 from .sparse_coding import DeepL0Classifier, DeepL0Encoder, ReLUDictionaryAutoencoder
 
-__all__ = ["CompressedLabelClassifier", "DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement", "L1AEEncoder",
-           "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__"]
+__all__ = ["CompressedLabelClassifier", "DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement",
+           "L1AEEncoder", "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__"]

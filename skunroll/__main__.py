@@ -13,7 +13,6 @@ import sys
 from . import __version__
 from ._reproduce import DATASETS, HEADER, format_row, recovery_table
 
-
 REPRODUCTIONS = {
     "l1ae": "Wu et al., ICML 2019: l1-AE and every baseline of its comparison",
     "deep-l0": "Wang et al., AAAI 2016: Tables 1-3, deep l0 encoders vs IHT and an MLP",
@@ -44,8 +43,13 @@ def reproduce(argv):
                         help="l1ae: rows generated or loaded per data set (default: 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from . import (_reproduce_deep_l0, _reproduce_l1ae, _reproduce_relu_ae, _reproduce_sketch,
-                   _reproduce_xml)
+    from . import (
+        _reproduce_deep_l0,
+        _reproduce_l1ae,
+        _reproduce_relu_ae,
+        _reproduce_sketch,
+        _reproduce_xml,
+    )
 
     runs = {"l1ae": _reproduce_l1ae.main, "deep-l0": _reproduce_deep_l0.main,
             "relu-ae": _reproduce_relu_ae.main, "sketch": _reproduce_sketch.main,

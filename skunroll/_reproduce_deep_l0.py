@@ -162,7 +162,7 @@ def _code_rows(X_train, X_test, D, *, sparsity, p, alpha, n_nonzero_coefs, max_e
 
 
 #: Table 1's "Iterative (2 iterations)": how far two IHT steps land in the paper's problem.
-PAPER_IHT2 = dict(zip(PAPER_P, PAPER["l0"]["IHT-2"]))
+PAPER_IHT2 = dict(zip(PAPER_P, PAPER["l0"]["IHT-2"], strict=False))
 
 
 def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0, log=progress):
@@ -256,7 +256,7 @@ def table4_summary(rows):
     for method, paper in PAPER_TABLE4.items():
         cells = []
         for p in ps:
-            value = dict(zip(PAPER_P, paper)).get(p)
+            value = dict(zip(PAPER_P, paper, strict=False)).get(p)
             cells.append(f"{cell[method, p]:.2f}" + (f" / {value:.2f}" if value else ""))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     mlp = "MLP (one hidden layer of p units)"
@@ -280,14 +280,15 @@ def _tables(rows, heading):
         for method in methods:
             cells = []
             for p in ps:
-                paper = dict(zip(PAPER_P, PAPER[sparsity].get(method, ()))).get(p)
+                paper = dict(zip(PAPER_P, PAPER[sparsity].get(method, ()), strict=False)).get(p)
                 ours = cell[method, p]["error"]
                 cells.append(f"{ours:.2f}" + (f" / {paper:.2f}" if paper is not None else ""))
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
         for p in ps:
             deep, iht10 = cell["deep", p]["error"], cell["IHT-10", p]["error"]
-            paper = dict(zip(PAPER_P, zip(PAPER[sparsity]["deep"], PAPER[sparsity]["IHT-10"])))
+            pairs = zip(PAPER[sparsity]["deep"], PAPER[sparsity]["IHT-10"], strict=True)
+            paper = dict(zip(PAPER_P, pairs, strict=True))
             ratio = deep / max(iht10, 1e-12)
             text = f"- p = {p}: deep / IHT-10 = {ratio:.2f}"
             if p in paper:
@@ -305,7 +306,7 @@ def _tables(rows, heading):
     for method in ("IHT-2", "IHT-5", "IHT-10", "IHT-10 from l1", "deep"):
         cells = []
         for p in ps:
-            paper = dict(zip(PAPER_P, PAPER["M support"].get(method, ()))).get(p)
+            paper = dict(zip(PAPER_P, PAPER["M support"].get(method, ()), strict=False)).get(p)
             ours = cell[method, p]["support_error"]
             cells.append(f"{ours:.1f}" + (f" / {paper:.1f}" if paper is not None else ""))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")

@@ -258,7 +258,7 @@ def plot(rows, out_dir):
         for method in dict.fromkeys(row["method"] for row in rows if row["data"] == data):
             points = sorted((row["m"], row["exact"]) for row in rows
                             if row["data"] == data and row["method"] == method)
-            ax.plot(*zip(*points), "o-" if method == OURS else ".--", label=method)
+            ax.plot(*zip(*points, strict=False), "o-" if method == OURS else ".--", label=method)
         ax.set_xlabel("measurements m")
         ax.set_ylabel("fraction exactly recovered")
         ax.set_title(f"l1-AE comparison, {data}")

@@ -104,7 +104,7 @@ def plot(results, out_dir):
         rows = results["gradient"]
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
         hs = [r["h"] for r in rows]
-        for ax, kind in zip(axes, ("plain", "tangent")):
+        for ax, kind in zip(axes, ("plain", "tangent"), strict=False):
             for key in rows[0][kind]:
                 label = "W = A*" if key == "at_truth" else f"delta = {key}"
                 ax.loglog(hs, [r[kind][key] for r in rows], marker="o", label=label)
@@ -117,7 +117,7 @@ def plot(results, out_dir):
     if "landscape" in results:
         sizes = results["landscape_order"]
         fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes), 3.5), squeeze=False)
-        for ax, size in zip(axes[0], sizes):
+        for ax, size in zip(axes[0], sizes, strict=False):
             for curve in (c for c in results["landscape"] if c["size"] == size):
                 ax.plot(curve["t"], curve["loss"], lw=1)
             ax.axvline(0, color="k", lw=0.5)
@@ -138,7 +138,8 @@ def summary(gradient_rows, curves):
         cells = []
         for key in deltas:
             ours = row["plain"][key]
-            paper = dict(zip(PAPER_DELTAS, PAPER_TABLE1.get(row["h"], ()))).get(float(key))
+            paper = dict(zip(PAPER_DELTAS, PAPER_TABLE1.get(row["h"], ()), strict=False)).get(
+                float(key))
             cells.append(f"{ours:.4f}" if paper is None
                          else f"{ours:.4f} / {paper:.4f} = {ours / paper:.1f}")
         lines.append(f"| {row['h']} | {row['plain']['at_truth']:.4f} | " + " | ".join(cells)

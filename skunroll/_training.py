@@ -54,8 +54,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ._training_docs import fill_training_docs
+from .exceptions import TrainingDivergedError, TrainingRescuedWarning
 from .utils._batching import BatchSource
 from .utils._device import inference_device, resolve_device, torch_generator
 from .utils._threads import limit_torch_threads, torch_threads
@@ -122,7 +122,8 @@ class _LearningRate:
         self.step += 1
 
     def after_epoch(self, no_improvement):
-        if self.kind == "plateau" and no_improvement and no_improvement % self.plateau_patience == 0:
+        if (self.kind == "plateau" and no_improvement
+                and no_improvement % self.plateau_patience == 0):
             self.base *= _PLATEAU_FACTOR
 
     def lower(self, factor, restart_at):
@@ -493,7 +494,7 @@ class BaseTorchEstimator(BaseEstimator):
                     f"{train_loss}); ran it again from the state before it with the learning "
                     f"rate lowered to {run.schedule.value * _RESCUE_FACTOR:.3g}. Later calls "
                     "keep the lower rate; n_rescues_ and learning_rate_curve_ record it.",
-                    TrainingRescuedWarning,
+                    TrainingRescuedWarning, stacklevel=2,
                 )
         history = _History.continuing(self) if continuing else _History()
         history.loss_curve.append(train_loss)
@@ -555,14 +556,14 @@ class BaseTorchEstimator(BaseEstimator):
         if stop == "max_time":
             warnings.warn(
                 f"{type(self).__name__} stopped after max_time={plan.max_time} s, in epoch "
-                f"{n_epochs}.", ConvergenceWarning,
+                f"{n_epochs}.", ConvergenceWarning, stacklevel=2,
             )
         elif stop is None and plan.lr_schedule != "cosine":
             # A cosine schedule ends at max_epochs by design (its step has reached 0).
             warnings.warn(
                 f"{type(self).__name__} stopped after max_epochs={plan.max_epochs} epochs and "
                 "the loss was still improving. Consider increasing max_epochs.",
-                ConvergenceWarning,
+                ConvergenceWarning, stacklevel=2,
             )
 
     def _store_fitted(self, attributes, history, *, n_iter, n_steps=0, n_rescues=0,
@@ -746,7 +747,7 @@ class _Run:
                 f"with the lowest training loss and lowered the learning rate to "
                 f"{lowered:.3g}. "
                 "learning_rate_curve_ and n_rescues_ record what was done.",
-                TrainingRescuedWarning,
+                TrainingRescuedWarning, stacklevel=2,
             )
         self.module.load_state_dict(self.good_state)
         self._new_optimizer()

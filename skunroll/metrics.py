@@ -193,7 +193,8 @@ def dictionary_recovery_error(dictionary_true, dictionary_pred, *, return_matchi
     norms_pred = np.linalg.norm(pred, axis=1)
     if np.any(norms_true == 0):
         raise ValueError("dictionary_true has a zero atom; its direction is undefined.")
-    cosines = (true / norms_true[:, None]) @ (pred / np.where(norms_pred > 0, norms_pred, 1)[:, None]).T
+    unit_pred = pred / np.where(norms_pred > 0, norms_pred, 1)[:, None]
+    cosines = (true / norms_true[:, None]) @ unit_pred.T
     rows, columns = linear_sum_assignment(1 - np.abs(cosines))
     matched = cosines[rows, columns]
     error = float(np.mean(1 - np.abs(matched)))

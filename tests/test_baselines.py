@@ -21,7 +21,8 @@ from skunroll.sensing._baselines import dct_rows
 
 def _recovery(estimator, X_train, X_test):
     estimator.fit(X_train)
-    return exact_recovery_fraction(X_test, estimator.inverse_transform(estimator.transform(X_test)))
+    decoded = estimator.inverse_transform(estimator.transform(X_test))
+    return exact_recovery_fraction(X_test, decoded)
 
 
 def test_model_approximations_keep_the_best_blocks_and_group_entries():
@@ -55,7 +56,7 @@ def test_cosamp_with_the_one_hot_model():
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     n = 300
     cols = np.column_stack([start + rng.randint(size, size=n)
-                            for start, size in zip(starts, sizes)])
+                            for start, size in zip(starts, sizes, strict=False)])
     X = sp.csr_matrix((np.full(3 * n, 1 / np.sqrt(3)),
                        (np.repeat(np.arange(n), 3), cols.ravel())), shape=(n, 100))
     cosamp = ModelBasedCoSaMP(30, model="one-hot", group_sizes=sizes, random_state=0)

@@ -1,11 +1,9 @@
 """The batched l1-min decoder: a certified homotopy with an exact-LP fallback."""
 
-import functools
 from itertools import combinations
 
 import numpy as np
 import pytest
-import torch
 
 from skunroll.datasets import make_block_sparse
 from skunroll.decoding import l1_min_decode
@@ -162,7 +160,7 @@ def test_infeasible_rows_decode_to_the_nearest_fit():
         X_hat, info = l1_min_decode(A, Y, positive=True, on_infeasible="nearest",
                                     return_info=True)
     assert info["infeasible"].all() and info["success"].all()
-    for x_hat, y in zip(X_hat, Y):
+    for x_hat, y in zip(X_hat, Y, strict=False):
         x_nnls, distance = nnls(A, y)
         assert x_hat.min() >= 0
         np.testing.assert_allclose(np.linalg.norm(A @ x_hat - y), distance, rtol=1e-9)

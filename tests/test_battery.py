@@ -1,6 +1,7 @@
 """Bad input, persistence and determinism: one battery for every estimator."""
 
 import pickle
+
 import joblib
 import numpy as np
 import pytest

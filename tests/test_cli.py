@@ -33,10 +33,9 @@ def test_main_rejects_unknown_dataset():
 @pytest.mark.filterwarnings("ignore::skunroll.exceptions.DecodingWarning")
 def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
     from joblib import parallel_config
+    from threadpoolctl import threadpool_limits
 
     from skunroll._reproduce import recovery_table
-
-    from threadpoolctl import threadpool_limits
 
     settings = dict(n_samples=400, n_test=20, max_epochs=2, device="cpu")
     # Thread-pool workers run torch on one thread; equal results need the same count.
@@ -44,6 +43,6 @@ def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
         sequential = recovery_table("synthetic1", [10, 20], **settings)
     with parallel_config(backend="threading"):
         parallel = recovery_table("synthetic1", [10, 20], sweep_n_jobs=2, **settings)
-    for a, b in zip(sequential, parallel):
+    for a, b in zip(sequential, parallel, strict=False):
         a.pop("l1ae_train_seconds"), b.pop("l1ae_train_seconds")
         assert a == b

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skunroll.datasets import (make_block_sparse, make_power_law_chunks,
-                               make_power_law_sparse)
+from skunroll.datasets import make_block_sparse, make_power_law_chunks, make_power_law_sparse
 
 
 @pytest.mark.parametrize("block_size, n_blocks", [(10, 1), (5, 2)])
@@ -72,7 +71,7 @@ def test_power_law_chunks_stream_reproducibly_one_chunk_at_a_time():
     assert [chunk.shape[0] for chunk in rest] == [1000, 500]
     again = list(make_power_law_chunks(2500, 3000, chunk_size=1000, average_nnz=15,
                                        random_state=0))
-    for chunk, same in zip([first, *rest], again):
+    for chunk, same in zip([first, *rest], again, strict=False):
         assert (chunk != same).nnz == 0
     assert (first != rest[0][:1000]).nnz > 0  # each chunk has its own seed
     nnz = np.concatenate([chunk.getnnz(axis=1) for chunk in again])

@@ -78,9 +78,9 @@ def _stages_saved_bytes(shrinkage, n_steps, checkpoint_steps, seed=0):
     batch, n_features, p = 16, 30, 40
     D = torch.randn(p, n_features) / np.sqrt(n_features)
     thresholds = None if shrinkage == "top-m" else torch.full((p,), 0.05)
-    net = UnrolledThresholdingNetwork(0.1 * D, torch.eye(p) - 0.1 * D @ D.T, thresholds, n_steps,
-                                      shrinkage, n_nonzero_coefs=5 if shrinkage == "top-m" else None,
-                                      checkpoint_steps=checkpoint_steps)
+    net = UnrolledThresholdingNetwork(
+        0.1 * D, torch.eye(p) - 0.1 * D @ D.T, thresholds, n_steps, shrinkage,
+        n_nonzero_coefs=5 if shrinkage == "top-m" else None, checkpoint_steps=checkpoint_steps)
     net.sigma = 0.5 if shrinkage == "hard" else None  # HELU_sigma, as while training
     x = torch.randn(batch, n_features)
     kept = {}
@@ -143,7 +143,7 @@ def test_iht_decreases_the_l0_objective(digits):
         return np.sum((X - A @ D) ** 2) + lam * np.count_nonzero(A)
 
     values = [objective(iht(X, D, alpha=lam, n_iter=k)) for k in (1, 2, 5, 20, 100)]
-    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))
+    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:], strict=False))
 
 
 def test_optimal_codes_are_fixed_points(digits):

@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import clone
 import torch
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, normalize
@@ -256,7 +256,7 @@ def test_grid_search_over_m_and_T():
     assert np.all(np.isfinite(scores))
     # more measurements reconstruct better at equal T
     by_params = dict(zip(map(lambda p: (p["n_components"], p["n_steps"]),
-                             search.cv_results_["params"]), scores))
+                             search.cv_results_["params"]), scores, strict=False))
     assert by_params[(30, 5)] > by_params[(10, 5)]
 
 

@@ -92,7 +92,8 @@ SWEEP_DATA = {
 
 @pytest.mark.parametrize("data", sorted(SWEEP_DATA))
 def test_default_never_diverges_on_the_sweep(data):
-    """m/d in {0.02 ... 0.8} x T in {10, 60}: the paper recipe diverges on some, the default on none."""
+    """m/d in {0.02 ... 0.8} x T in {10, 60}: the paper recipe diverges on some, the default
+    on none."""
     X = SWEEP_DATA[data]()
     d = X.shape[1]
     paper_diverged = []

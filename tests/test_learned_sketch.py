@@ -8,13 +8,21 @@ from sklearn.model_selection import GridSearchCV
 
 from skunroll.datasets import make_low_rank_family
 from skunroll.metrics import excess_low_rank_error
-from skunroll.sketching import CountSketch, LearnedSketchLowRank, LowRankFactors, scw_factors
-from skunroll.sketching._init import (bucket_top_vectors, greedy_countsketch,
-                                      inner_product_countsketch)
+from skunroll.sketching import (
+    CountSketch,
+    LearnedSketchLowRank,
+    LowRankFactors,
+    scw_error,
+    scw_factors,
+)
+from skunroll.sketching._init import (
+    bucket_top_vectors,
+    greedy_countsketch,
+    inner_product_countsketch,
+)
 from skunroll.sketching._modules import SparseMatrices, few_shot_loss, scw_loss
 from skunroll.sketching._scw import countsketch_matrix
 from skunroll.utils._linalg import optimal_error
-from skunroll.sketching import scw_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -36,9 +44,11 @@ def test_countsketch_dense_and_sparse_application_agree_with_the_matrix():
     A = rng.normal(size=(3, 30, 7)) * (rng.uniform(size=(3, 30, 7)) < 0.3)
     positions = np.stack([rng.randint(4, size=30), 4 + rng.randint(5, size=30)])
     values = rng.normal(size=(2, 30))
-    module = CountSketch(torch.as_tensor(positions), torch.as_tensor(values), n_rows=9, n_learned=1)
+    module = CountSketch(torch.as_tensor(positions), torch.as_tensor(values), n_rows=9,
+                         n_learned=1)
     S = countsketch_matrix(positions, values, 9)
-    assert S.nnz == 60 and np.all(np.diff(S.tocsc().indptr) == 2)  # one nonzero per block and column
+    # One nonzero per block and column.
+    assert S.nnz == 60 and np.all(np.diff(S.tocsc().indptr) == 2)
     expected = np.stack([S @ a for a in A])
     dense = module.apply(torch.as_tensor(A)).detach().numpy()
     sparse = module.apply(_sparse_batch(A)).detach().numpy()
@@ -107,7 +117,8 @@ def test_gradient_matches_finite_differences(n_buckets):
             module.learned_values[0, index] -= 2 * step
             down = module(A, 2).sum()
             module.learned_values[0, index] += step
-        assert float((up - down) / (2 * step)) == pytest.approx(float(gradient[0, index]), rel=1e-4, abs=1e-7)
+        assert float((up - down) / (2 * step)) == pytest.approx(float(gradient[0, index]),
+                                                                rel=1e-4, abs=1e-7)
 
 
 def test_gradients_are_finite_for_rank_deficient_sketches_and_tied_singular_values():
@@ -266,7 +277,8 @@ def test_all_input_forms_give_the_same_fit_and_approximations(scene):
         estimator = _fast().fit(fit_input)
         # float32 SGD: the sparse path sums in another order, so a little drift.
         tolerance = 1e-3 if "sparse" in name else 1e-6
-        np.testing.assert_allclose(estimator.values_, reference.values_, atol=tolerance, err_msg=name)
+        np.testing.assert_allclose(estimator.values_, reference.values_, atol=tolerance,
+                                   err_msg=name)
         factors = estimator.transform(test_input)
         assert isinstance(factors, list) and isinstance(factors[0], LowRankFactors)
         np.testing.assert_allclose(
@@ -365,7 +377,8 @@ def test_shape_checks_at_fit_and_transform(scene):
 
 def test_set_output_applies_to_flattened_input_only(scene):
     pd = pytest.importorskip("pandas")
-    fitted = _fast(matrix_shape=(60, 40)).fit(scene[:5].reshape(5, -1)).set_output(transform="pandas")
+    fitted = (_fast(matrix_shape=(60, 40)).fit(scene[:5].reshape(5, -1))
+              .set_output(transform="pandas"))
     table = fitted.transform(scene[:2].reshape(2, -1))
     assert isinstance(table, pd.DataFrame) and table.shape == (2, 2400)
     with pytest.raises(ValueError, match="flattened 2-D input only"):
@@ -456,8 +469,9 @@ def test_grid_search_over_rank_and_sketch_size_on_a_list_of_matrices(scene):
     ).fit(list(scene[:30]))
     assert len(search.cv_results_["params"]) == 4
     # A larger sketch is at least as good for the same rank on this family.
-    scores = {tuple(p.values()): s for p, s in zip(search.cv_results_["params"],
-                                                     search.cv_results_["mean_test_score"])}
+    results = search.cv_results_
+    scores = {tuple(p.values()): s
+              for p, s in zip(results["params"], results["mean_test_score"], strict=True)}
     assert scores[(4, 16)] > scores[(4, 8)]
 
 
@@ -490,7 +504,8 @@ def test_the_battery_shape_makes_the_sketch_matter():
     before = estimator.transform(X)
     assert np.abs(before - X).max() > 1e-3  # a real approximation, not the input
     # Another sketch of the same shape, with another row space.
-    estimator.sketch_ = sp.csr_matrix(np.random.RandomState(1).normal(size=estimator.sketch_.shape))
+    noise = np.random.RandomState(1).normal(size=estimator.sketch_.shape)
+    estimator.sketch_ = sp.csr_matrix(noise)
     assert np.abs(estimator.transform(X) - before).max() > 1e-3
 
 

@@ -1,12 +1,10 @@
 """Noise-aware decoders (lasso, BPDN): batched, certified, with an exact per-row fallback."""
 
-import functools
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import torch
 from sklearn.base import clone
 from sklearn.linear_model import Lasso
 
@@ -43,7 +41,7 @@ def test_lasso_equals_a_reference_solver(positive, alpha):
     A, _, Y = noisy_problem(positive)
     X_hat, info = lasso_decode(A, Y, alpha=alpha, positive=positive, return_info=True)
     assert info["certified"].mean() >= 0.99 and info["success"].all()
-    for x_hat, y in zip(X_hat[:15], Y[:15]):
+    for x_hat, y in zip(X_hat[:15], Y[:15], strict=False):
         np.testing.assert_allclose(x_hat, sklearn_lasso(A, y, alpha, positive), atol=1e-8)
     if positive:
         assert X_hat.min() >= 0

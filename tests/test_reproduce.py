@@ -44,9 +44,10 @@ def test_reproduce_l1ae_rcv1_scale_quick(tmp_path):
 
 def test_measurement_factor_against_the_best_baseline():
     rows = [{"data": "d", "m": m, "method": method, "exact": exact, "rmse": 0.0}
-            for method, curve in {OURS: [0.5, 0.96, 1.0], "Gaussian + CoSaMP-pos": [0.0, 0.8, 0.97],
+            for method, curve in {OURS: [0.5, 0.96, 1.0],
+                                  "Gaussian + CoSaMP-pos": [0.0, 0.8, 0.97],
                                   "PCA": [0.0, 0.0, 0.0]}.items()
-            for m, exact in zip([10, 20, 30], curve)]
+            for m, exact in zip([10, 20, 30], curve, strict=False)]
     assert measurements_needed(rows, OURS, "d") == 20
     assert measurements_needed(rows, "PCA", "d") is None
     assert "best baseline (Gaussian + CoSaMP-pos) m = 30: 1.50x fewer" in summary(rows)
@@ -72,7 +73,7 @@ def test_reproduce_sketch_quick(tmp_path, capsys):
     ratio = {row["sketch"]: row["ratio_to_random"] for row in rows}
     assert ratio["random CountSketch"] == 1.0 and len(ratio) == 13
     # The cached test errors are minus the estimator's own score.
-    from skunroll._reproduce_sketch import _TestMatrices, _data
+    from skunroll._reproduce_sketch import _data, _TestMatrices
     from skunroll.sketching import LearnedSketchLowRank
 
     train, test = _data("synthetic", True, 0)

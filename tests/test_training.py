@@ -76,7 +76,7 @@ def test_loss_curve_and_n_iter():
     # two batches per epoch, p shrinks by 0.8 per step
     np.testing.assert_allclose(est.p_, 0.8**8, rtol=1e-5)
     assert len(est.loss_curve_) == 4
-    assert all(a > b for a, b in zip(est.loss_curve_, est.loss_curve_[1:]))
+    assert all(a > b for a, b in zip(est.loss_curve_, est.loss_curve_[1:], strict=False))
     assert est.validation_scores_ is None and est.best_loss_ == min(est.loss_curve_)
 
 
@@ -299,7 +299,7 @@ def test_cosine_schedule_anneals_and_ends_without_convergence_warning():
         warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X20)
     curve = est.learning_rate_curve_
-    assert curve[0] < 0.1 and all(a > b for a, b in zip(curve, curve[1:]))
+    assert curve[0] < 0.1 and all(a > b for a, b in zip(curve, curve[1:], strict=False))
     assert curve[-1] == pytest.approx(0.0, abs=1e-12)
 
 

@@ -73,10 +73,12 @@ def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float6
                     x_cols.append(int(index))
                     x_vals.append(float(value))
             except ValueError as exc:
-                raise ValueError(f"{path}, line {line_number}: cannot parse {line.strip()!r}.") from exc
+                raise ValueError(f"{path}, line {line_number}: cannot parse "
+                                 f"{line.strip()!r}.") from exc
     n_read = row + 1
     if n_read != n_samples:
-        raise ValueError(f"{path}: the header announces {n_samples} samples but {n_read} were read.")
+        raise ValueError(f"{path}: the header announces {n_samples} samples but {n_read} were "
+                         "read.")
     n_features = header_features if n_features is None else n_features
     n_labels = header_labels if n_labels is None else n_labels
     for name, indices, size in (("feature", x_cols, n_features), ("label", y_cols, n_labels)):

@@ -323,7 +323,8 @@ def make_nonnegative_sparse_code(n_samples=1000, n_features=60, n_components=120
     """
     low, high = (float(v) for v in value_range) if len(value_range) == 2 else (None, None)
     if low is None or not 0 <= low <= high:
-        raise ValueError(f"value_range must be a pair (a, b) with 0 <= a <= b; got {value_range!r}.")
+        raise ValueError("value_range must be a pair (a, b) with 0 <= a <= b; got "
+                         f"{value_range!r}.")
     if n_nonzero_coefs is None:
         n_nonzero_coefs = max(1, int(round(n_components**support_exponent)))
     if n_nonzero_coefs > n_components:

@@ -51,7 +51,8 @@ def _seed_unseeded(estimator, random_state):
     params = estimator.get_params(deep=True)
     seeds = {name: random_state.randint(np.iinfo(np.int32).max)
              for name in sorted(params)
-             if (name == "random_state" or name.endswith("__random_state")) and params[name] is None}
+             if (name == "random_state" or name.endswith("__random_state"))
+             and params[name] is None}
     if seeds:
         estimator.set_params(**seeds)
 
@@ -243,7 +244,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         y = column_or_1d(Y.toarray() if sp.issparse(Y) else Y, warn=True)
         check_classification_targets(y)
         if np.unique(y).size < 2:
-            raise ValueError("CompressedLabelClassifier needs at least 2 classes in y; got 1 class.")
+            raise ValueError("CompressedLabelClassifier needs at least 2 classes in y; got 1 "
+                             "class.")
         self.sparse_output_ = False
         self._one_hot = True
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -417,7 +419,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         if failed.any():
             warnings.warn(f"{failed.sum()} of {len(embedding)} predicted embeddings could not be "
                           f"decoded by {self.decoder_!r}; they are scored by the linear decoder "
-                          "A^T z instead.", DecodingWarning)
+                          "A^T z instead.", DecodingWarning, stacklevel=2)
             decoded[failed] = self._linear_scores(embedding[failed])
         # Labels left at zero rank below every selected one, by how much each
         # would reduce the residual on its own (OMP's rule: A_j'r / ||A_j||), the
@@ -443,7 +445,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             scores = self.encoder_.inverse_transform(embedding)
         nearest = [w for w in caught if "nearest" in str(w.message)]
         if nearest:
-            warnings.warn(f"predicted embeddings: {nearest[0].message}", DecodingWarning)
+            warnings.warn(f"predicted embeddings: {nearest[0].message}", DecodingWarning,
+                          stacklevel=2)
         scores = np.array(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float64)
         failed = ~np.all(np.isfinite(scores), axis=1)
         if failed.any():
@@ -453,7 +456,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             warnings.warn(
                 f"{failed.sum()} of {len(scores)} predicted embeddings could not be decoded "
                 "(infeasible LP); they are scored by the linear decoder A^T z instead.",
-                DecodingWarning,
+                DecodingWarning, stacklevel=2,
             )
             scores[failed] = self._linear_scores(embedding[failed])
         return scores

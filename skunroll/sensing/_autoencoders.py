@@ -35,9 +35,10 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
     authors' code, whose learning rate of 0.01 trained for thousands of
     epochs: in the default budget of about 3,000 steps it barely moves the
     weights (0% exact recovery on Synthetic1 at m = 20, where 0.1 gives 54%
-    and the paper reports 35%), hence the default 0.1). At test time the measurements are decoded by l1-min with
-    the learned ``A`` (the paper's "simple AE + l1-min") or, with
-    ``decoder="network"``, by the trained decoder itself.
+    and the paper reports 35%), hence the default 0.1). At test time the
+    measurements are decoded by l1-min with the learned ``A`` (the paper's
+    "simple AE + l1-min") or, with ``decoder="network"``, by the trained
+    decoder itself.
 
     Parameters
     ----------

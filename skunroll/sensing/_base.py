@@ -126,9 +126,10 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
         (``"lasso"``, ``"bpdn"`` and their ``-pos`` forms, at the
         ``noise_level``), the least-norm ``"linear"`` solution (untrained
         measurements), or the trained estimator's own decoder network
-        (``"unrolled"``, ``"network"``; in the dtype of ``X``). Measurements rounded to float32 cannot be recovered
-        to 1e-10: measure float64 data for exact recovery, or decode float32
-        measurements with a noise-aware decoder.
+        (``"unrolled"``, ``"network"``; in the dtype of ``X``). Measurements
+        rounded to float32 cannot be recovered to 1e-10: measure float64 data
+        for exact recovery, or decode float32 measurements with a noise-aware
+        decoder.
 
         Parameters
         ----------

@@ -160,7 +160,7 @@ def fourier_rows(frequencies, n_features):
 
 @with_decoder_docs
 class PartialFourierMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""Random partial Fourier measurements: random rows of the DFT, as real numbers.
+    __doc__ = _fill("""Random partial Fourier measurements: random rows of the DFT, as reals.
 
     ``ceil(m / 2)`` distinct frequencies drawn at random; each contributes the
     real and the imaginary part of its row of the discrete Fourier transform
@@ -203,7 +203,7 @@ class PartialFourierMeasurement(_UntrainedMeasurement):
 
 @with_decoder_docs
 class PCAMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""PCA as a measurement matrix: the top m right singular vectors of the training data.
+    __doc__ = _fill("""PCA as a measurement matrix: the data's top m right singular vectors.
 
     ``A`` holds the ``n_components`` leading right singular vectors of ``X``
     (:class:`~sklearn.decomposition.TruncatedSVD`, uncentred, so sparse data
@@ -241,7 +241,7 @@ class PCAMeasurement(_UntrainedMeasurement):
 
 @with_decoder_docs
 class LBCSMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""Learning-based compressive subsampling: the m highest-energy rows of a basis.
+    __doc__ = _fill("""Learning-based compressive subsampling: a basis's m highest-energy rows.
 
     Baldassarre, Li, Scarlett, Gozcu, Bogunovic, Cevher (2016), a baseline of
     Wu et al. (2019): of the rows ``phi_k`` of an orthonormal transform (the
@@ -410,11 +410,12 @@ class ModelBasedCoSaMP(MeasurementMixin, BaseEstimator):
         if self.model == "block":
             return BlockModel(n_features, self.block_size, self.n_blocks)
         if self.group_sizes is None:
-            raise ValueError('model="one-hot" needs group_sizes (columns per categorical feature).')
+            raise ValueError('model="one-hot" needs group_sizes (columns per categorical '
+                             'feature).')
         sizes = np.asarray(self.group_sizes, dtype=int)
         if sizes.ndim != 1 or np.any(sizes < 1) or sizes.sum() != n_features:
-            raise ValueError(f"group_sizes must be positive and add up to n_features={n_features}; "
-                             f"they add up to {int(sizes.sum())}.")
+            raise ValueError("group_sizes must be positive and add up to "
+                             f"n_features={n_features}; they add up to {int(sizes.sum())}.")
         return GroupModel(sizes, self.n_per_group)
 
     def _decode(self, Y):

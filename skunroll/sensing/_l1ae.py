@@ -259,7 +259,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         finite = [loss for loss in losses if np.isfinite(loss)]
         if not finite:
             return 1.0
-        return next(beta for beta, loss in zip(candidates, losses)
+        return next(beta for beta, loss in zip(candidates, losses, strict=False)
                     if loss <= _STEP_SEARCH_FACTOR * min(finite))
 
     def _training_plan(self, n_train):

@@ -108,7 +108,9 @@ def inner_product_countsketch(A, n_rows, n_components, rng, offset=0):
     """
     n = A.shape[0]
     A = sp.csr_matrix(A) if sp.issparse(A) else np.asarray(A, dtype=np.float64)
-    row_norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel() if sp.issparse(A) else np.sum(A * A, axis=1))
+    squares = (np.asarray(A.multiply(A).sum(axis=1)).ravel() if sp.issparse(A)
+               else np.sum(A * A, axis=1))
+    row_norms = np.sqrt(squares)
     scores = ridge_leverage_scores(A, n_components, rng)
     scores = np.where(row_norms > 0, np.maximum(scores, 0), 0)
     n_heads = min(n_rows, int(np.count_nonzero(scores)))

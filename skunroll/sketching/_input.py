@@ -90,8 +90,10 @@ def validate_matrices(estimator, X, matrix_shape, reset):
     collection = is_matrix_collection(X)
     if collection:
         flat, shape = _flatten_collection(X)
-        if matrix_shape is not None and resolve_matrix_shape(matrix_shape, shape[0] * shape[1]) != tuple(shape):
-            raise ValueError(f"The matrices have shape {tuple(shape)} but matrix_shape={matrix_shape}.")
+        if (matrix_shape is not None
+                and resolve_matrix_shape(matrix_shape, shape[0] * shape[1]) != tuple(shape)):
+            raise ValueError(f"The matrices have shape {tuple(shape)} but "
+                             f"matrix_shape={matrix_shape}.")
     else:
         flat = X
     flat = validate_data(

@@ -14,12 +14,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._device import torch_generator
+from ..utils._linalg import optimal_error, top_singular_value
 from ..utils._mixins import DtypePreservingTransformerMixin
-from ._init import (bucket_top_vectors, greedy_countsketch, inner_product_countsketch,
-                    random_countsketch)
+from ._init import (
+    bucket_top_vectors,
+    greedy_countsketch,
+    inner_product_countsketch,
+    random_countsketch,
+)
 from ._input import matrix_at, validate_matrices
 from ._modules import CountSketch, SparseMatrices
-from ..utils._linalg import optimal_error, top_singular_value
 from ._scw import countsketch_matrix, scw_error, scw_factors
 
 _SKETCHES = {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-separate"}
@@ -282,7 +286,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
                 "SCW cannot return rank k from fewer than k sketched rows."
             )
         if self.sketch.startswith("mixed") and self.sketch_size < 2:
-            raise ValueError(f"sketch={self.sketch!r} needs sketch_size >= 2 (a learned and a random half).")
+            raise ValueError(f"sketch={self.sketch!r} needs sketch_size >= 2 (a learned and a "
+                             "random half).")
         self.matrix_shape_ = shape
 
         if self.sketch in ("random", "gaussian"):
@@ -360,7 +365,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             return np.ones(flat.shape[0])
         norms = np.array(
             Parallel(n_jobs=self.n_jobs)(
-                delayed(top_singular_value)(matrix_at(flat, i, shape)) for i in range(flat.shape[0])
+                delayed(top_singular_value)(matrix_at(flat, i, shape))
+                for i in range(flat.shape[0])
             )
         )
         return np.where(norms > 0, self.spectral_norm / np.where(norms > 0, norms, 1), 1.0)
@@ -517,8 +523,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         flat, shape, collection = self._matrices(X)
         if collection and _get_output_config("transform", self)["dense"] != "default":
             raise ValueError(
-                "set_output(transform=...) applies to flattened 2-D input only; for a 3-D array or "
-                "a list of matrices, transform returns LowRankFactors, not a table."
+                "set_output(transform=...) applies to flattened 2-D input only; for a 3-D array "
+                "or a list of matrices, transform returns LowRankFactors, not a table."
             )
         factors = self._factors(flat, shape)
         if collection:
@@ -540,7 +546,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         approximation : ndarray of shape (n, d)
         """
         if not (sp.issparse(A) or np.ndim(A) == 2):
-            raise ValueError(f"approximate takes one 2-D matrix; got an array with {np.ndim(A)} dimension(s).")
+            raise ValueError("approximate takes one 2-D matrix; got an array with "
+                             f"{np.ndim(A)} dimension(s).")
         U, s, Vt = self.transform([A])[0]
         return (U * s) @ Vt
 

@@ -56,13 +56,13 @@ class CountSketch(nn.Module):
         if isinstance(A, SparseMatrices):
             n_matrices, _, n_cols = A.shape
             out = A.value.new_zeros(n_matrices * self.n_rows * n_cols)
-            for block_positions, block_values in zip(positions, values):
+            for block_positions, block_values in zip(positions, values, strict=False):
                 target = (A.matrix * self.n_rows + block_positions[A.row]) * n_cols + A.col
                 out = out.index_add(0, target, A.value * block_values[A.row])
             return out.view(n_matrices, self.n_rows, n_cols)
         n_matrices, _, n_cols = A.shape
         out = A.new_zeros(n_matrices, self.n_rows, n_cols)
-        for block_positions, block_values in zip(positions, values):
+        for block_positions, block_values in zip(positions, values, strict=False):
             out = out.index_add(1, block_positions, A * block_values[None, :, None])
         return out
 
@@ -147,7 +147,8 @@ def scw_loss(A, sketched, n_components):
         if isinstance(A, SparseMatrices):
             mask = A.matrix == index
             single = SparseMatrices(
-                A.matrix[mask] * 0, A.row[mask], A.col[mask], A.value[mask], (1,) + tuple(A.shape[1:])
+                A.matrix[mask] * 0, A.row[mask], A.col[mask], A.value[mask],
+                (1,) + tuple(A.shape[1:]),
             )
             projected = right_multiply(single, basis[None])[0]
         else:

@@ -41,7 +41,8 @@ def scw_factors(A, sketch, n_components):
     dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
     sketched = sketch @ A
     sketched = sketched.toarray() if sp.issparse(sketched) else np.asarray(sketched)
-    _, singular, right = np.linalg.svd(sketched.astype(np.float64, copy=False), full_matrices=False)
+    _, singular, right = np.linalg.svd(sketched.astype(np.float64, copy=False),
+                                       full_matrices=False)
     if singular.size:
         threshold = singular[0] * max(sketched.shape) * np.finfo(dtype).eps
         rank = int(np.sum(singular > threshold))
@@ -64,5 +65,5 @@ def scw_factors(A, sketch, n_components):
 
 def scw_error(A, sketch, n_components):
     """``||A - SCW(S, A)||_F`` in float64, without forming the residual."""
-    factors = scw_factors(A.astype(np.float64) if A.dtype != np.float64 else A, sketch, n_components)
+    factors = scw_factors(A.astype(np.float64, copy=False), sketch, n_components)
     return float(np.sqrt(max(squared_frobenius(A) - np.sum(factors.s**2), 0.0)))

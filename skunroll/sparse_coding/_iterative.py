@@ -53,7 +53,8 @@ def _iterate(B, S, threshold, n_iter, init, tol, name=None):
             return A
     if name is not None and tol is not None:
         warnings.warn(f"{name} did not converge in {n_iter} iterations: the last step still "
-                      f"moved a code by {change:.2e} > tol={tol}.", ConvergenceWarning)
+                      f"moved a code by {change:.2e} > tol={tol}.", ConvergenceWarning,
+                      stacklevel=2)
     return A
 
 

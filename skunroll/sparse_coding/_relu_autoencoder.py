@@ -10,11 +10,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..utils._device import torch_generator
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array
-from ..utils._device import torch_generator
 from ._modules import TiedReLUAutoencoder, relu_autoencoder_loss
 from ._relu_theory import auto_bias, data_coherence, rms_coherence, support_bias_scale
+
 
 class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
     """Dictionary learning with a tied-weight ReLU autoencoder (Rangamani et al., 2018).
@@ -123,9 +124,10 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
     """
 
     def __init__(self, n_components=None, *, bias="auto", coherence=None, init="random",
-                 dictionary=None, unit_norm_atoms=True, dead_atoms="resample", optimizer="adam", learning_rate=1e-2,
-                 batch_size=256, shuffle=True, max_epochs="auto", early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="constant", max_time=None, warm_start=False, device="auto",
+                 dictionary=None, unit_norm_atoms=True, dead_atoms="resample", optimizer="adam",
+                 learning_rate=1e-2, batch_size=256, shuffle=True, max_epochs="auto",
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change="auto", tol=0.0,
+                 lr_schedule="constant", max_time=None, warm_start=False, device="auto",
                  random_state=None, verbose=0):
         self._set_init_arguments(locals())
 

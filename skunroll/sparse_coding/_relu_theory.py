@@ -9,7 +9,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-
 #: Multiple of the typical off-support pre-activation used by ``bias="auto"``.
 #: Chosen on the simulations of the user guide (n = 50..200, h = 2n..4n) with
 #: the data's coherence (:func:`data_coherence`), as the paper chose the

@@ -32,7 +32,8 @@ def resolve_device(device):
         except (RuntimeError, TypeError) as exc:
             raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available on this machine.")
+        raise ValueError(f"device={device!r} was requested but CUDA is not available on this "
+                         "machine.")
     return resolved
 
 
@@ -62,7 +63,7 @@ def inference_device(device):
         if str(device).startswith("cuda"):
             warnings.warn(
                 f"device={device!r} is not available here; running inference on the CPU.",
-                DeviceFallbackWarning,
+                DeviceFallbackWarning, stacklevel=2,
             )
             return torch.device("cpu")
         raise

@@ -31,8 +31,10 @@ def optimal_error(A, n_components):
         return 0.0
     if sp.issparse(A) and n_components < min(A.shape) - 1 and A.nnz > 0:
         start = np.ones(min(A.shape)) / np.sqrt(min(A.shape))
-        singular = svds(A.astype(np.float64), k=n_components, v0=start, return_singular_vectors=False)
+        singular = svds(A.astype(np.float64), k=n_components, v0=start,
+                        return_singular_vectors=False)
     else:
         dense = A.toarray() if sp.issparse(A) else A
-        singular = np.linalg.svd(np.asarray(dense, dtype=np.float64), compute_uv=False)[:n_components]
+        singular = np.linalg.svd(np.asarray(dense, dtype=np.float64),
+                                 compute_uv=False)[:n_components]
     return float(np.sqrt(max(squared_frobenius(A) - np.sum(singular**2), 0.0)))
