@@ -161,18 +161,19 @@ def test_default_classifier_decodes_predicted_embeddings_with_the_chosen_lasso()
     clf = CompressedLabelClassifier(GaussianMeasurement(20, random_state=0), random_state=0)
     clf.fit(X[:700], Y[:700])
     assert clf.decoder_ == "lasso-pos"
-    levels = list(clf.noise_level_scores_)
-    assert 3 <= len(levels) <= len(compressed.NOISE_LEVEL_GRID) and clf.noise_level_ in levels
-    # Scanned from the largest level down, stopping after two without improvement.
+    scores = dict(clf.noise_level_scores_)
+    linear_score = scores.pop("linear")
+    levels = list(scores)
+    # Every candidate is shown, scanned from the largest level down; those after
+    # the scan stopped are NaN.
+    assert len(levels) == len(compressed.NOISE_LEVEL_GRID) and clf.noise_level_ in levels
     assert levels == sorted(levels, reverse=True)
-    if len(levels) < len(compressed.NOISE_LEVEL_GRID):
-        best_at = int(np.argmax(list(clf.noise_level_scores_.values())))
-        assert best_at == len(levels) - 3
-    # The best held-out precision, the largest level on ties.
-    best = max(clf.noise_level_scores_.values())
-    assert clf.noise_level_scores_[clf.noise_level_] == best
-    assert all(score < best for level, score in clf.noise_level_scores_.items()
-               if level > clf.noise_level_)
+    scored = [level for level in levels if np.isfinite(scores[level])]
+    assert scored == levels[:len(scored)] and len(scored) >= 3
+    # The best held-out precision, the largest level on ties, never below A^T z.
+    best = max(scores[level] for level in scored)
+    assert scores[clf.noise_level_] == best >= linear_score
+    assert all(scores[level] < best for level in scored if level > clf.noise_level_)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DecodingWarning)  # no infeasible rows, no fallbacks
         scores = clf.decision_function(X[700:])
@@ -248,9 +249,9 @@ def test_choosing_the_noise_level_scores_held_out_rows_in_blocks(monkeypatch):
     sizes = []
     noisy_scores = CompressedLabelClassifier._noisy_scores
 
-    def spy(self, embedding, level):
+    def spy(self, embedding, level, **kwargs):
         sizes.append(len(embedding))
-        return noisy_scores(self, embedding, level)
+        return noisy_scores(self, embedding, level, **kwargs)
 
     monkeypatch.setattr(CompressedLabelClassifier, "_noisy_scores", spy)
     clf = CompressedLabelClassifier(GaussianMeasurement(30, random_state=0), top_k=3,
