@@ -3,14 +3,15 @@
 :class:`BaseTorchEstimator` holds the parameters shared by all trained
 estimators (optimiser, schedule, batching, early stopping, time limit, device,
 seeding) and the loop that trains a torch module with them. A subclass
-supplies four things:
+supplies (the developer guide's table has them all):
 
-- ``_build_module(X, generator, y=None)``: a fresh module for the training
-  data ``X`` (and targets ``y``, if any);
-- ``_module_from_attributes()``: the module rebuilt from fitted attributes
-  (used by ``warm_start``);
-- ``_batch_loss(module, X_batch, y_batch)``: the mean loss of one dense batch
-  (``y_batch`` is None for unsupervised training);
+- ``_fit(X, y, *, incremental, classes)``: validate, compute targets or side
+  data, call ``_train(X, y, side, incremental=incremental)``;
+- ``_build_module(X, generator, y=None, side=None)``: a fresh module for the
+  training rows;
+- ``_module_from_attributes()``: the module rebuilt from fitted attributes;
+- ``_batch_loss(module, X_batch, y_batch, side_batch)``: the mean loss of one
+  batch;
 - ``_attributes_from_module(module)``: the learned state as numpy arrays.
 
 Optional hooks ``_on_epoch_start(module, epoch)`` and ``_after_step(module)``
@@ -264,7 +265,7 @@ class BaseTorchEstimator(BaseEstimator):
                 f"got {self._structure()}. Refit with warm_start=False."
             )
         with torch_threads():
-            self._fit(X, y)
+            self._fit(X, y, incremental=None)
         return self
 
     @atomic_fit
@@ -299,26 +300,34 @@ class BaseTorchEstimator(BaseEstimator):
         -------
         self : object
         """
+        return self._partial_fit(X, y)
+
+    def _partial_fit(self, X, y=None, classes=None):
+        """The body of :meth:`partial_fit` (a classifier's also passes ``classes``)."""
         continuing = hasattr(self, "_optimizer_state")  # set by fit and partial_fit
         if continuing and self._structure() != self._fitted_structure:
             raise ValueError(
                 f"partial_fit continues the network of the first call ({self._fitted_structure}); "
                 f"got {self._structure()}. Call fit, or start a new estimator."
             )
-        self._partial = "continue" if continuing else "first"
-        try:
-            with torch_threads():
-                self._fit(X, y)
-        finally:
-            del self._partial
+        with torch_threads():
+            self._fit(X, y, incremental="continue" if continuing else "first", classes=classes)
         return self
 
-    def _fit(self, X, y=None):  # pragma: no cover - abstract
+    def _fit(self, X, y=None, *, incremental=None, classes=None):  # pragma: no cover - abstract
+        """Validate ``X`` (and ``y``), set up what the module needs, and call :meth:`_train`.
+
+        ``incremental`` is None for ``fit``, ``"first"`` for the first
+        ``partial_fit`` call and ``"continue"`` for the later ones; pass it on
+        to :meth:`_train` and :meth:`_is_warm`. ``classes`` is what a
+        classifier's first ``partial_fit`` was given (None otherwise).
+        """
         raise NotImplementedError
 
-    def _is_warm(self):
-        continuing = getattr(self, "_partial", None) == "continue"
-        return (self.warm_start or continuing) and hasattr(self, "n_iter_")
+    def _is_warm(self, incremental=None):
+        """Whether training continues from the fitted state (``warm_start`` or a later
+        ``partial_fit`` call)."""
+        return (self.warm_start or incremental == "continue") and hasattr(self, "n_iter_")
 
     def _validate_X(self, X, reset):
         """``X`` checked against the fitted features (or recorded, if ``reset``)."""
@@ -354,7 +363,7 @@ class BaseTorchEstimator(BaseEstimator):
                             lr_schedule=schedule, max_time=self.max_time,
                             clip_gradients=False, rescue=True)
 
-    def _train(self, X, y=None, side=None):
+    def _train(self, X, y=None, side=None, *, incremental=None):
         """Train on validated ``X`` (ndarray or CSR) and store the fitted state.
 
         ``y`` (optional, one row per sample) holds the targets and ``side``
@@ -367,8 +376,8 @@ class BaseTorchEstimator(BaseEstimator):
         ``best_loss_``, ``best_validation_score_``, ``n_iter_``, ``n_rescues_``
         and the attributes returned by ``_attributes_from_module``.
         """
-        if getattr(self, "_partial", None):
-            return self._partial_pass(X, y, side)
+        if incremental:
+            return self._partial_pass(X, y, side, continuing=incremental == "continue")
         device = resolve_device(self.device)
         generator, rng = torch_generator(self.random_state)
         warm = self._is_warm()
@@ -464,7 +473,7 @@ class BaseTorchEstimator(BaseEstimator):
         self._optimizer_state = None  # a later partial_fit starts anew from this fit
         return self
 
-    def _partial_pass(self, X, y, side):
+    def _partial_pass(self, X, y, side, *, continuing):
         """One in-order pass of :meth:`partial_fit` over a validated chunk.
 
         A chunk whose training loss is not finite is run again from the state
@@ -472,7 +481,6 @@ class BaseTorchEstimator(BaseEstimator):
         learning rate divided by 10, as ``fit``'s rescue does, up to 4 times;
         later calls keep the lowered rate.
         """
-        continuing = self._partial == "continue"
         state = self._optimizer_state if continuing else None
         scale = 1.0 if state is None else state.get("learning_rate_scale", 1.0)
         n_rescues = getattr(self, "n_rescues_", 0) if continuing else 0

@@ -49,8 +49,8 @@ class ScalarEstimator(BaseTorchEstimator):
 
     _parameter_constraints = {**BaseTorchEstimator._parameter_constraints, "init": [float]}
 
-    def _fit(self, X, y=None):
-        return self._train(X)
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        return self._train(X, incremental=incremental)
 
     def _build_module(self, X, generator, y=None, side=None):
         return _Scalar(self.init)

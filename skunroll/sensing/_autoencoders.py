@@ -107,15 +107,15 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
                  warm_start=False, device="auto", random_state=None, verbose=0):
         self._set_init_arguments(locals())
 
-    def _fit(self, X, y=None):
-        X = as_csr_or_array(self._validate_X(X, reset=not self._is_warm()))
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        X = as_csr_or_array(self._validate_X(X, reset=not self._is_warm(incremental)))
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        if getattr(self, "_partial", None) != "continue":
+        if incremental != "continue":
             # A stream keeps the step size of its first chunk.
             mean_squared_norm = squared_frobenius(X) / X.shape[0]
             self.data_scale_ = mean_squared_norm if mean_squared_norm > 0 else 1.0
-        return self._train(X)
+        return self._train(X, incremental=incremental)
 
     def _training_plan(self, n_train):
         # The model is positively homogeneous in x, so its gradients grow with
@@ -218,9 +218,9 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformer
             check_non_negative(X, f"{type(self).__name__} (nonnegative=True)")
         return X
 
-    def _fit(self, X, y=None):
-        X = self._validate_X(X, reset=not self._is_warm())
-        return self._train(as_csr_or_array(X))
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        X = self._validate_X(X, reset=not self._is_warm(incremental))
+        return self._train(as_csr_or_array(X), incremental=incremental)
 
     def _structure(self):
         return {"n_components": self.n_components, "hidden_size": self.hidden_size,

@@ -204,12 +204,12 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         self._set_init_arguments(locals())
 
     # ------------------------------------------------------------- training
-    def _fit(self, X, y=None):
-        warm = self._is_warm()
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        warm = self._is_warm(incremental)
         X = self._validate_X(X, reset=not warm)
         check_n_components(self.n_components, X.shape[1])
         self._check_decoder()
-        return self._train(as_csr_or_array(X))
+        return self._train(as_csr_or_array(X), incremental=incremental)
 
     def _structure(self):
         return {"n_components": self.n_components, "n_steps": self.n_steps,

@@ -271,8 +271,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
     _sparse_batches = True
 
     # ------------------------------------------------------------- training
-    def _fit(self, X, y=None):
-        warm = self._is_warm()
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        warm = self._is_warm(incremental)
         flat, shape, _ = validate_matrices(self, X, self.matrix_shape, reset=not warm)
         n, d = shape
         if self.n_components > min(n, d):
@@ -305,8 +305,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         scales = self._scales(flat, shape)
         if self.objective == "few-shot":
             shots, scales = self._few_shot_samples(flat, shape, scales)
-            return self._train(shots, side=scales[:, None])
-        return self._train(flat, side=scales[:, None])
+            return self._train(shots, side=scales[:, None], incremental=incremental)
+        return self._train(flat, side=scales[:, None], incremental=incremental)
 
     def _split_for_validation(self, arrays, rng):
         # One to three shots are too few to hold one out: the few-shot

@@ -20,7 +20,7 @@ from .._training import BaseTorchEstimator, to_numpy
 from ..metrics import normalized_code_error
 from ..utils._device import inference_device
 from ..utils._mixins import SparseCodesMixin
-from ..utils._validation import as_csr_or_array
+from ..utils._validation import as_csr_or_array, atomic_fit
 from ._iterative import default_step_size, optimal_codes
 from ._modules import DeepL0ClassifierNetwork, UnrolledThresholdingNetwork
 
@@ -114,9 +114,9 @@ class _DeepL0Base(BaseTorchEstimator):
                 "n_nonzero_coefs": self.n_nonzero_coefs if self.sparsity == "M" else None,
                 "n_steps": self.n_steps}
 
-    def _setup_dictionary(self, X):
-        """Set ``dictionary_`` and ``step_size_`` (kept on warm starts)."""
-        if self._is_warm():
+    def _setup_dictionary(self, X, warm):
+        """Set ``dictionary_``, ``step_size_`` and ``alpha_`` (kept when ``warm``)."""
+        if warm:
             return
         n_features = X.shape[1]
         if self.dictionary is not None:
@@ -290,16 +290,17 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
 
     _atoms_attribute = "dictionary_"
 
-    def _fit(self, X, y=None):
-        X = self._validate_X(X, reset=not self._is_warm())
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        warm = self._is_warm(incremental)
+        X = self._validate_X(X, reset=not warm)
         self._check_sizes(X.shape[1])
-        self._setup_dictionary(X)
+        self._setup_dictionary(X, warm)
         # The codes this fit learns to predict; optimal_codes and score keep
         # using them after set_params changes sparsity, alpha or n_nonzero_coefs.
         self._code_settings = {"sparsity": self.sparsity, "alpha": self.alpha_,
                                "n_nonzero_coefs": self.n_nonzero_coefs}
         targets = self._optimal_codes(X)
-        self._train(as_csr_or_array(X), targets)
+        self._train(as_csr_or_array(X), targets, incremental=incremental)
         if self.sparsity != "M":
             self._report_dead_units(X)
         return self
@@ -435,15 +436,14 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     }
 
 
-    def _fit(self, X, y):
-        warm = self._is_warm()
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        warm = self._is_warm(incremental)
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc", "coo"),
                              dtype=(np.float64, np.float32), reset=not warm)
         check_classification_targets(y)
-        partial = getattr(self, "_partial", None)
-        if partial:
+        if incremental:
             # A chunk may lack some labels: the classes come from the first call.
-            classes = self.classes_ if partial == "continue" else self._stream_classes
+            classes = self.classes_ if incremental == "continue" else classes
             encoder = LabelEncoder().fit(classes)
             unseen = np.setdiff1d(y, encoder.classes_)
             if unseen.size:
@@ -455,8 +455,8 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
             raise ValueError("warm_start=True needs the same classes as the first fit.")
         self.classes_ = encoder.classes_
         self._check_sizes(X.shape[1])
-        self._setup_dictionary(X)
-        self._train(as_csr_or_array(X), encoder.transform(y))
+        self._setup_dictionary(X, warm)
+        self._train(as_csr_or_array(X), encoder.transform(y), incremental=incremental)
         if self.sparsity != "M":
             self._report_dead_units(X)
         return self
@@ -475,6 +475,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         """
         return super().fit(X, y)
 
+    @atomic_fit
     def partial_fit(self, X, y, classes=None):
         """One pass over a chunk, continuing from the previous call (see the base class).
 
@@ -494,11 +495,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes must be passed to the first call of partial_fit "
                              "(a chunk may not contain every label).")
-        self._stream_classes = None if classes is None else np.unique(classes)
-        try:
-            return super().partial_fit(X, y)
-        finally:
-            del self._stream_classes
+        return self._partial_fit(X, y, classes=None if classes is None else np.unique(classes))
 
     def _build_module(self, X, generator, y=None, side=None):
         module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))

@@ -203,17 +203,17 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
         return data_coherence(X)
 
     # ------------------------------------------------------------- training
-    def _fit(self, X, y=None):
-        X = self._validate_X(X, reset=not self._is_warm())
-        X = as_csr_or_array(X)
+    def _fit(self, X, y=None, *, incremental=None, classes=None):
+        warm = self._is_warm(incremental)
+        X = as_csr_or_array(self._validate_X(X, reset=not warm))
         if self.max_epochs == 0:
             # No training: an encoder with the starting atoms (e.g. a known dictionary).
-            if not self._is_warm():
+            if not warm:
                 generator, _ = torch_generator(self.random_state)
                 module = self._build_module(X, generator)
                 self._store_untrained(self._attributes_from_module(module))
             return self
-        return self._train(X)
+        return self._train(X, incremental=incremental)
 
     def _build_module(self, X, generator, y=None, side=None):
         weight = self._initial_atoms(X, generator)
