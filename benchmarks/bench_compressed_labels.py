@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skunroll._reproduce_xml import data_sets, run
+from skunroll.reproduce.xml import data_sets, run
 
 RESULTS = Path(__file__).parent / "results"
 

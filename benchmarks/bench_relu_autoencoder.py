@@ -44,9 +44,9 @@ import torch
 from sklearn.decomposition import DictionaryLearning, MiniBatchDictionaryLearning
 from sklearn.exceptions import ConvergenceWarning
 
-from skunroll._reproduce_relu_ae import gradient, landscape, plot
 from skunroll.datasets import make_nonnegative_sparse_code
 from skunroll.metrics import dictionary_recovery_error, support_precision_recall
+from skunroll.reproduce.relu_ae import gradient, landscape, plot
 from skunroll.sparse_coding import (
     ReLUDictionaryAutoencoder,
     auto_bias,

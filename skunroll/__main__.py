@@ -11,15 +11,8 @@ import argparse
 import sys
 
 from . import __version__
-from ._reproduce import DATASETS, HEADER, format_row, recovery_table
-
-REPRODUCTIONS = {
-    "l1ae": "Wu et al., ICML 2019: l1-AE and every baseline of its comparison",
-    "deep-l0": "Wang et al., AAAI 2016: Tables 1-3, deep l0 encoders vs IHT and an MLP",
-    "relu-ae": "Rangamani et al., ISIT 2018: gradient norms near A* (Table 1), loss landscape",
-    "sketch": "Indyk et al., NeurIPS 2019 and Li et al., ICLR 2023: learned vs random sketches",
-    "xml": "Wu et al., ICML 2019, section 6: compressed labels vs one-vs-rest, ridge, kNN",
-}
+from .reproduce import DATASETS, HEADER, REPRODUCTIONS, format_row, recovery_table
+from .reproduce import run as run_reproduction
 
 
 def reproduce(argv):
@@ -28,7 +21,7 @@ def reproduce(argv):
         description="Reproduce a paper's comparison, with its baselines, next to its figures.",
     )
     parser.add_argument("paper", choices=sorted(REPRODUCTIONS),
-                        help="; ".join(f"{k}: {v}" for k, v in REPRODUCTIONS.items()))
+                        help="; ".join(f"{k}: {v}" for k, (_, v) in REPRODUCTIONS.items()))
     parser.add_argument("--quick", action="store_true",
                         help="a small version that runs in about a minute")
     parser.add_argument("--out", default=None,
@@ -43,18 +36,7 @@ def reproduce(argv):
                         help="l1ae: rows generated or loaded per data set (default: 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from . import (
-        _reproduce_deep_l0,
-        _reproduce_l1ae,
-        _reproduce_relu_ae,
-        _reproduce_sketch,
-        _reproduce_xml,
-    )
-
-    runs = {"l1ae": _reproduce_l1ae.main, "deep-l0": _reproduce_deep_l0.main,
-            "relu-ae": _reproduce_relu_ae.main, "sketch": _reproduce_sketch.main,
-            "xml": _reproduce_xml.main}
-    return runs[args.paper](args)
+    return run_reproduction(args.paper, args)
 
 
 def main(argv=None):

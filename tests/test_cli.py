@@ -35,7 +35,7 @@ def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 
-    from skunroll._reproduce import recovery_table
+    from skunroll.reproduce import recovery_table
 
     settings = dict(n_samples=400, n_test=20, max_epochs=2, device="cpu")
     # Thread-pool workers run torch on one thread; equal results need the same count.

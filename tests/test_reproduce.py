@@ -5,7 +5,7 @@ import json
 import pytest
 
 from skunroll.__main__ import main
-from skunroll._reproduce_l1ae import OURS, measurements_needed, summary
+from skunroll.reproduce.l1ae import OURS, measurements_needed, summary
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -73,7 +73,7 @@ def test_reproduce_sketch_quick(tmp_path, capsys):
     ratio = {row["sketch"]: row["ratio_to_random"] for row in rows}
     assert ratio["random CountSketch"] == 1.0 and len(ratio) == 13
     # The cached test errors are minus the estimator's own score.
-    from skunroll._reproduce_sketch import _data, _TestMatrices
+    from skunroll.reproduce.sketch import _data, _TestMatrices
     from skunroll.sketching import LearnedSketchLowRank
 
     train, test = _data("synthetic", True, 0)
@@ -127,7 +127,7 @@ def test_reproduce_deep_l0_quick(tmp_path, capsys):
 
 
 def test_reproduce_l1ae_passes_the_grid_and_size(monkeypatch):
-    from skunroll import _reproduce_l1ae
+    from skunroll.reproduce import l1ae as _reproduce_l1ae
 
     seen = {}
 
@@ -146,8 +146,8 @@ def test_reproduce_l1ae_passes_the_grid_and_size(monkeypatch):
 def test_paper_regime_dictionary_matches_the_iht2_row():
     import numpy as np
 
-    from skunroll._reproduce_deep_l0 import _toward_tight_frame, paper_regime_dictionary
     from skunroll.metrics import normalized_code_error
+    from skunroll.reproduce.deep_l0 import _toward_tight_frame, paper_regime_dictionary
     from skunroll.sparse_coding import iht, optimal_codes
 
     rng = np.random.RandomState(0)
@@ -169,7 +169,7 @@ def test_paper_regime_dictionary_matches_the_iht2_row():
 def test_one_vs_rest_baseline_ranks_labels_absent_from_training_last():
     import numpy as np
 
-    from skunroll._reproduce_xml import OneVsRestLogistic
+    from skunroll.reproduce.xml import OneVsRestLogistic
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 5))

@@ -26,11 +26,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from ._reproduce import progress, save_results
-from .metrics import normalized_code_error, support_error
-from .sparse_coding import DeepL0Encoder, iht, ista, m_sparse_iht, optimal_codes
-from .sparse_coding._deep_l0 import _learn_dictionary
-from .sparse_coding._iterative import default_step_size
+from ..metrics import normalized_code_error, support_error
+from ..sparse_coding import DeepL0Encoder, iht, ista, m_sparse_iht, optimal_codes
+from ..sparse_coding._deep_l0 import _learn_dictionary
+from ..sparse_coding._iterative import default_step_size
+from ._common import progress, save_results
 
 #: The paper's Tables 1-3 (p = 128, 256, 512).
 PAPER = {
@@ -209,7 +209,7 @@ def table4(ps, *, quick=False, max_epochs=50, seed=0, log=progress):
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
-    from .sparse_coding import DeepL0Classifier
+    from ..sparse_coding import DeepL0Classifier
 
     if quick:
         X, y = load_digits(return_X_y=True)

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._reproduce import progress, save_results
-from .datasets import make_nonnegative_sparse_code
-from .sparse_coding import auto_bias, data_coherence, relu_autoencoder_loss, support_bias_scale
+from ..datasets import make_nonnegative_sparse_code
+from ..sparse_coding import auto_bias, data_coherence, relu_autoencoder_loss, support_bias_scale
+from ._common import progress, save_results
 
 #: The paper's Table 1: mean gradient column norm, h -> values at delta = 0.01, 0.02, 0.05, 0.1.
 PAPER_DELTAS = (0.01, 0.02, 0.05, 0.1)

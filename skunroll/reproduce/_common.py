@@ -9,9 +9,9 @@ from pathlib import Path
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
-from .datasets import make_block_sparse, make_power_law_sparse
-from .metrics import exact_recovery_fraction, recovery_rmse
-from .sensing import GaussianMeasurement, L1AEEncoder
+from ..datasets import make_block_sparse, make_power_law_sparse
+from ..metrics import exact_recovery_fraction, recovery_rmse
+from ..sensing import GaussianMeasurement, L1AEEncoder
 
 #: The reproductions' per-step lines, flushed so a redirected log shows them as they come.
 progress = functools.partial(print, flush=True)

@@ -34,11 +34,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._reproduce import progress, pyplot, save_results
-from .datasets import make_block_sparse, make_power_law_sparse
-from .exceptions import DecodingWarning
-from .metrics import exact_recovery_fraction, recovery_rmse
-from .sensing import (
+from ..datasets import make_block_sparse, make_power_law_sparse
+from ..exceptions import DecodingWarning
+from ..metrics import exact_recovery_fraction, recovery_rmse
+from ..sensing import (
     GaussianMeasurement,
     L1AEEncoder,
     LBCSMeasurement,
@@ -47,10 +46,11 @@ from .sensing import (
     PCAMeasurement,
     SimpleAEEncoder,
 )
+from ._common import progress, pyplot, save_results
 
 
 def _flights(n, seed):
-    from .datasets import load_flights_onehot
+    from ..datasets import load_flights_onehot
 
     X, sizes = load_flights_onehot(n, return_groups=True, random_state=seed)
     return X, {"model": "one-hot", "group_sizes": sizes}
@@ -64,7 +64,7 @@ def _rcv1_scale(n, seed, n_features=RCV1_FEATURES):
     """RCV1-scale power-law rows (about 65 nonzeros in d = 47,236), unit norm, as CSR."""
     from sklearn.preprocessing import normalize
 
-    from .datasets import make_power_law_sparse
+    from ..datasets import make_power_law_sparse
 
     X = make_power_law_sparse(n, n_features, average_nnz=76, sparse=True, random_state=seed)
     return normalize(X), {"block_size": 1, "n_blocks": 65}

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._reproduce import progress, pyplot, save_results
-from .datasets import make_low_rank_family
-from .sketching import LearnedSketchLowRank, scw_error
-from .utils._linalg import optimal_error, top_singular_value
+from ..datasets import make_low_rank_family
+from ..sketching import LearnedSketchLowRank, scw_error
+from ..utils._linalg import optimal_error, top_singular_value
+from ._common import progress, pyplot, save_results
 
 #: Seed Table 1, (k, m) = (10, 20): excess error (learned IVY, random CountSketch).
 PAPER_SEED = {"Logo": (0.10, 2.09), "Eagle": (0.18, 4.31), "Friends": (0.22, 4.11),
@@ -70,11 +70,11 @@ def _data(name, quick, seed):
                                         n_columns=100, rank=12, n_signal_rows=40,
                                         random_state=seed)
     elif name == "video":
-        from .datasets import load_video_frames
+        from ..datasets import load_video_frames
 
         matrices = load_video_frames()
     else:
-        from .datasets import load_face_matrices
+        from ..datasets import load_face_matrices
 
         matrices = load_face_matrices()
     order = np.random.RandomState(seed).permutation(len(matrices))

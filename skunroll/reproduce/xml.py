@@ -27,12 +27,12 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from ._reproduce import progress, save_results
-from .datasets import load_yeast, make_linear_xml
-from .exceptions import DecodingWarning
-from .metrics import precision_at_k
-from .multilabel import CompressedLabelClassifier
-from .sensing import GaussianMeasurement, L1AEEncoder
+from ..datasets import load_yeast, make_linear_xml
+from ..exceptions import DecodingWarning
+from ..metrics import precision_at_k
+from ..multilabel import CompressedLabelClassifier
+from ..sensing import GaussianMeasurement, L1AEEncoder
+from ._common import progress, save_results
 
 
 def data_sets(names, quick=False):
