@@ -57,7 +57,7 @@ def run_stream(m, n_rows, chunk_size, n_test, device, marks=(), seed=0):
                                   if rows_seen >= mark and mark not in peak_at_marks})
             if index == 0:  # the first call also initialises (QR, starting-step search)
                 first_rows, first_seconds = chunk.shape[0], time.perf_counter() - start
-            print(f"m={m}: chunk {index + 1}, {encoder.n_steps_} steps, training loss "
+            print(f"m={m}: chunk {index + 1}, {encoder.n_optimizer_steps_} steps, training loss "
                   f"{encoder.loss_curve_[-1]:.4g}, {time.perf_counter() - start:.0f} s, "
                   f"peak RSS {_peak_rss_mb():.0f} MB",
                   file=sys.stderr, flush=True)
@@ -65,7 +65,7 @@ def run_stream(m, n_rows, chunk_size, n_test, device, marks=(), seed=0):
     peak_mb = _peak_rss_mb()
     row = {"m": m, "rows": n_rows, "seconds": seconds, "samples_per_second": n_rows / seconds,
            "first_chunk_seconds": first_seconds, "peak_rss_mb": peak_mb,
-           "steps": int(encoder.n_steps_),
+           "steps": int(encoder.n_optimizer_steps_),
            "peak_rss_mb_after_rows": {str(mark): peak_at_marks[mark]
                                       for mark in sorted(peak_at_marks)}}
     if n_rows > first_rows:

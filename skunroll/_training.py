@@ -468,7 +468,7 @@ class BaseTorchEstimator(BaseEstimator):
             best_validation_score=-best_monitored if val_source is not None else None,
             best_loss=None if val_source is not None else best_monitored,
             validated=val_source is not None,
-            n_steps=(getattr(self, "n_steps_", 0) if warm else 0) + run.n_steps,
+            n_steps=(getattr(self, "n_optimizer_steps_", 0) if warm else 0) + run.n_steps,
         )
         self._optimizer_state = None  # a later partial_fit starts anew from this fit
         return self
@@ -509,7 +509,7 @@ class BaseTorchEstimator(BaseEstimator):
         history.learning_rate_curve.append(run.schedule.value)
         self._store_fitted(self._attributes_from_module(module), history,
                            n_iter=(self.n_iter_ if continuing else 0) + 1,
-                           n_steps=(self.n_steps_ if continuing else 0) + run.n_steps,
+                           n_steps=(self.n_optimizer_steps_ if continuing else 0) + run.n_steps,
                            n_rescues=n_rescues + attempt, best_loss=train_loss)
         self._optimizer_state = {**run.state(), "learning_rate_scale": scale}
         return self
@@ -593,7 +593,7 @@ class BaseTorchEstimator(BaseEstimator):
         self.best_validation_score_ = best_validation_score
         self.best_loss_ = best_loss
         self.n_iter_ = n_iter
-        self.n_steps_ = n_steps
+        self.n_optimizer_steps_ = n_steps
         return self
 
     def _store_untrained(self, attributes):

@@ -71,7 +71,7 @@ TRAINING_ATTRIBUTES = {
     "best_loss_": ("float or None", "Lowest training loss (without early stopping)."),
     "n_iter_": ("int", "Number of epochs run (summed over warm starts), or of "
                        ":meth:`partial_fit` calls."),
-    "n_steps_": ("int", "Number of optimiser steps taken (summed over warm starts and "
+    "n_optimizer_steps_": ("int", "Number of optimiser steps taken (summed over warm starts and "
                         ":meth:`partial_fit` calls)."),
     "learning_rate_curve_": ("list of float",
                              "Learning rate at the end of each epoch (schedule and rescues)."),

@@ -286,7 +286,7 @@ def test_partial_fit_on_chunks_takes_the_steps_of_one_epoch(estimator):
     stream = clone(estimator).set_params(**params)
     for chunk in chunks:
         _partial_fit(stream, chunk)
-    assert stream.n_iter_ == 5 and stream.n_steps_ == 5 and len(stream.loss_curve_) == 5
+    assert stream.n_iter_ == 5 and stream.n_optimizer_steps_ == 5 and len(stream.loss_curve_) == 5
     name = type(estimator).__name__
     random_sketch = name == "LearnedSketchLowRank" and estimator.init == "random"
     if name in _DATA_DRIVEN_START and not random_sketch:
@@ -297,7 +297,7 @@ def test_partial_fit_on_chunks_takes_the_steps_of_one_epoch(estimator):
         _assert_same_state(_fitted_state(again), _fitted_state(stream))
         return
     whole = fit(clone(estimator).set_params(**params), X)
-    assert whole.n_steps_ == 5
+    assert whole.n_optimizer_steps_ == 5
     _assert_close_state(_fitted_state(whole), _fitted_state(stream),
                         skip=("loss_curve_", "learning_rate_curve_", "best_loss_", "n_iter_"))
 
@@ -323,7 +323,7 @@ def test_partial_fit_continues_and_refuses_a_changed_network(estimator):
     _partial_fit(streamed, X[:20])
     state = _fitted_state(streamed)
     _partial_fit(streamed, X[20:])
-    assert streamed.n_iter_ == 2 and streamed.n_steps_ > 0
+    assert streamed.n_iter_ == 2 and streamed.n_optimizer_steps_ > 0
     # The second chunk moved the weights.
     with pytest.raises(AssertionError):
         _assert_same_state(state, _fitted_state(streamed))

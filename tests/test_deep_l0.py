@@ -21,7 +21,6 @@ from skunroll.sparse_coding import (
     helu_sigma,
     iht,
     keep_largest,
-    keep_top_m,
     m_sparse_iht,
     optimal_codes,
 )
@@ -60,9 +59,9 @@ def test_helu_sigma_tends_to_helu():
     assert helu(torch.tensor([0.999, 1.0, -1.0, -0.5])).tolist() == [0.0, 1.0, -1.0, 0.0]
 
 
-def test_keep_top_m_keeps_m_with_deterministic_ties_and_masked_gradient():
+def test_keep_largest_keeps_m_with_deterministic_ties_and_masked_gradient():
     u = torch.tensor([[0.5, -3.0, 0.5, 2.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]], requires_grad=True)
-    out = keep_top_m(u, 3)
+    out = keep_largest(u, 3)
     assert (out != 0).sum(dim=1).tolist() == [3, 3]
     # ties go to the lower index
     assert out[0].tolist() == [0.5, -3.0, 0.0, 2.0, 0.0]

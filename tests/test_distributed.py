@@ -73,7 +73,7 @@ def test_incremental_training_and_parallel_transform_on_the_cluster(client):
     with distributed.get_task_stream(client) as fit_tasks:
         incremental.fit(blocks)
     streamed = incremental.estimator_
-    assert streamed.n_iter_ == 4 and streamed.n_steps_ == local.n_steps_ == 8
+    assert streamed.n_iter_ == 4 and streamed.n_optimizer_steps_ == local.n_optimizer_steps_ == 8
     np.testing.assert_allclose(streamed.components_, local.components_, rtol=1e-5, atol=1e-6)
     post_fit = wrappers.ParallelPostFit(local)
     with distributed.get_task_stream(client) as transform_tasks:

@@ -11,7 +11,6 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skunroll.metrics import normalized_code_error
 from skunroll.sparse_coding import (
-    DeepL0Network,
     LISTAEncoder,
     UnrolledThresholdingNetwork,
     ista,
@@ -54,7 +53,6 @@ def test_lasso_codes_equal_scikit_learns(digits, dictionary):
 
 
 def test_deep_l0_and_lista_share_one_network():
-    assert issubclass(DeepL0Network, UnrolledThresholdingNetwork)
     with pytest.raises(ValueError, match="shrinkage='relu'"):
         UnrolledThresholdingNetwork(torch.eye(2), torch.eye(2), torch.ones(2), 1, shrinkage="relu")
 

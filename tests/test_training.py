@@ -268,7 +268,7 @@ def test_a_diverging_partial_fit_chunk_is_rerun_with_a_lower_rate_which_later_ca
     est = ScalarEstimator(learning_rate=1.5, batch_size=1)
     with pytest.warns(TrainingRescuedWarning, match="partial_fit diverged on this chunk"):
         est.partial_fit(np.ones((80, 2)))
-    assert est.n_rescues_ == 1 and est.n_steps_ == 80
+    assert est.n_rescues_ == 1 and est.n_optimizer_steps_ == 80
     assert est.p_ == pytest.approx(0.7**80, rel=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", TrainingRescuedWarning)
@@ -401,4 +401,4 @@ def test_partial_fit_streams_from_a_memmap_and_a_parquet_file(tmp_path):
         columns = [column.to_numpy() for column in batch.columns]
         from_parquet.partial_fit(np.column_stack(columns).astype(np.float32))
     np.testing.assert_array_equal(from_parquet.components_, in_memory.components_)
-    assert from_parquet.n_iter_ == 4 and from_parquet.n_steps_ == 8
+    assert from_parquet.n_iter_ == 4 and from_parquet.n_optimizer_steps_ == 8

@@ -2,15 +2,14 @@
 and dictionary learning with a tied-weight ReLU autoencoder."""
 
 from ._deep_l0 import DeepL0Classifier, DeepL0Encoder
-from ._iterative import fista, iht, ista, keep_largest, m_sparse_iht, optimal_codes
+from ._iterative import fista, iht, ista, m_sparse_iht, optimal_codes
 from ._lista import LISTAEncoder
 from ._modules import (
-    DeepL0Network,
     TiedReLUAutoencoder,
     UnrolledThresholdingNetwork,
     helu,
     helu_sigma,
-    keep_top_m,
+    keep_largest,
     relu_autoencoder_loss,
     soft_threshold,
 )
@@ -20,7 +19,6 @@ from ._relu_theory import auto_bias, data_coherence, rms_coherence, support_bias
 __all__ = [
     "DeepL0Classifier",
     "DeepL0Encoder",
-    "DeepL0Network",
     "LISTAEncoder",
     "ReLUDictionaryAutoencoder",
     "TiedReLUAutoencoder",
@@ -33,7 +31,6 @@ __all__ = [
     "iht",
     "ista",
     "keep_largest",
-    "keep_top_m",
     "m_sparse_iht",
     "optimal_codes",
     "relu_autoencoder_loss",

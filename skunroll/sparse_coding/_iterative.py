@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._modules import keep_largest
+
 
 def default_step_size(dictionary):
     """``1 / ||D||_2^2``, the largest step for which IHT and ISTA converge."""
@@ -30,15 +32,6 @@ def _linear_parts(X, dictionary, step_size):
     B = step * np.asarray(safe_sparse_dot(X, D.T, dense_output=True), dtype=np.float64)
     S = np.eye(D.shape[0]) - step * (D @ D.T)
     return B, S, step
-
-
-def keep_largest(U, n_nonzero_coefs):
-    """Keep the ``n_nonzero_coefs`` largest magnitudes of each row; ties go to the lower index."""
-    order = np.argsort(-np.abs(U), axis=1, kind="stable")[:, :n_nonzero_coefs]
-    out = np.zeros_like(U)
-    rows = np.arange(U.shape[0])[:, None]
-    out[rows, order] = U[rows, order]
-    return out
 
 
 def _iterate(B, S, threshold, n_iter, init, tol, name=None):

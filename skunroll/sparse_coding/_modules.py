@@ -12,6 +12,7 @@ deep l0 encoder), or soft thresholding ``sign(u) max(|u| - theta, 0)``
 (LISTA, Gregor and LeCun, ICML 2010).
 """
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -35,15 +36,22 @@ def helu_sigma(u, sigma):
     return torch.where(magnitude >= 1, u, inner)
 
 
-def keep_top_m(u, m):
-    """Max-M pooling and unpooling: keep each row's ``m`` largest magnitudes.
+def keep_largest(U, n_nonzero_coefs):
+    """Max-M pooling and unpooling: keep each row's ``n_nonzero_coefs`` largest magnitudes.
 
-    Ties go to the lower index (a stable sort), so the result is
-    deterministic. The gradient flows through the kept positions only.
+    ``U`` is a NumPy array (the iterative solvers) or a torch tensor (the
+    networks). Ties go to the lower index (a stable sort), so the result is
+    deterministic; for a tensor the gradient flows through the kept
+    positions only.
     """
-    order = torch.sort(-u.abs(), dim=1, stable=True).indices[:, :m]
-    mask = torch.zeros_like(u).scatter_(1, order, 1.0)
-    return u * mask
+    if isinstance(U, torch.Tensor):
+        order = torch.sort(-U.abs(), dim=1, stable=True).indices[:, :n_nonzero_coefs]
+        return U * torch.zeros_like(U).scatter_(1, order, 1.0)
+    order = np.argsort(-np.abs(U), axis=1, kind="stable")[:, :n_nonzero_coefs]
+    out = np.zeros_like(U)
+    rows = np.arange(U.shape[0])[:, None]
+    out[rows, order] = U[rows, order]
+    return out
 
 
 def soft_threshold(u, theta):
@@ -115,7 +123,7 @@ class UnrolledThresholdingNetwork(nn.Module):
 
     def threshold(self, u):
         if self.shrinkage == "top-m":
-            return keep_top_m(u, self.n_nonzero_coefs)
+            return keep_largest(u, self.n_nonzero_coefs)
         theta = self.thresholds.abs()
         if self.shrinkage == "soft":
             return soft_threshold(u, theta)
@@ -148,30 +156,6 @@ class UnrolledThresholdingNetwork(nn.Module):
             else:
                 codes = self._stage(drive, codes)
         return codes
-
-
-class DeepL0Network(UnrolledThresholdingNetwork):
-    """Deep l0 encoder: unrolled IHT, hard thresholds (l0) or max-M pooling (M-sparse).
-
-    Parameters
-    ----------
-    weight, recurrent, n_steps
-        As for :class:`UnrolledThresholdingNetwork`.
-    thresholds : Tensor of shape (n_components,) or None
-        Initial ``theta`` (``sqrt(alpha mu)``); None for the M-sparse form.
-    n_nonzero_coefs : int or None
-        M, for the M-sparse form.
-    checkpoint_steps : {"auto"} or bool, default="auto"
-        As for :class:`UnrolledThresholdingNetwork`.
-    """
-
-    def __init__(self, weight, recurrent, thresholds, n_steps, n_nonzero_coefs=None,
-                 checkpoint_steps="auto"):
-        if thresholds is None and n_nonzero_coefs is None:
-            raise ValueError("Give thresholds (l0 encoder) or n_nonzero_coefs (M-sparse encoder).")
-        super().__init__(weight, recurrent, thresholds, n_steps,
-                         shrinkage="hard" if thresholds is not None else "top-m",
-                         n_nonzero_coefs=n_nonzero_coefs, checkpoint_steps=checkpoint_steps)
 
 
 class DeepL0ClassifierNetwork(nn.Module):
