@@ -14,14 +14,11 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative
 from .._training import BaseTorchEstimator, to_numpy
 from ..decoding import DECODERS
 from ..utils._linalg import squared_frobenius
+from ..utils._losses import squared_error_loss
 from ..utils._mixins import DtypePreservingTransformerMixin
 from ..utils._validation import as_csr_or_array, check_inverse_input, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
 from ._modules import FeedForwardAutoencoder, LinearReLUAutoencoder
-
-
-def _squared_error_loss(module, X_batch):
-    return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
 
 
 @with_decoder_docs
@@ -142,7 +139,7 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
                                      torch.from_numpy(self.decoder_weights_))
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
-        return _squared_error_loss(module, X_batch)
+        return squared_error_loss(module(X_batch), X_batch)
 
     def _attributes_from_module(self, module):
         return {"components_": to_numpy(module.weight).T.copy(),
@@ -249,7 +246,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformer
         return module
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
-        return _squared_error_loss(module, X_batch)
+        return squared_error_loss(module(X_batch), X_batch)
 
     def _attributes_from_module(self, module):
         return {"network_state_": {name: to_numpy(value)

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..decoding import DECODERS
+from ..utils._losses import squared_error_loss
 from ..utils._validation import as_csr_or_array, check_n_components
 from ._base import MeasurementMixin, with_decoder_docs
 from ._modules import L1AENetwork
@@ -284,7 +285,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         return module
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
-        return torch.sum((module(X_batch) - X_batch) ** 2, dim=1).mean()
+        return squared_error_loss(module(X_batch), X_batch)
 
     def _attributes_from_module(self, module):
         state = module.state_dict()

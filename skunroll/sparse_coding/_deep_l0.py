@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._training import BaseTorchEstimator, to_numpy
 from ..metrics import normalized_code_error
 from ..utils._device import inference_device
+from ..utils._losses import squared_error_loss
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array, atomic_fit
 from ._iterative import default_step_size, optimal_codes
@@ -335,7 +336,7 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         return self._encoder_from_attributes()
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
-        return torch.sum((module(X_batch) - y_batch) ** 2, dim=1).mean()
+        return squared_error_loss(module(X_batch), y_batch)
 
     def _attributes_from_module(self, module):
         return self._encoder_attributes(module)

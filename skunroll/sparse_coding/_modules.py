@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..utils._losses import squared_error_loss
+
 
 def helu(u):
     """Hard thrEsholding Linear Unit: ``u`` where ``|u| >= 1``, else 0."""
@@ -223,5 +225,4 @@ def relu_autoencoder_loss(weight, y, bias):
     -------
     loss : Tensor (scalar), differentiable in ``weight`` (and ``bias``).
     """
-    reconstruction = torch.relu(y @ weight.T - bias) @ weight
-    return torch.sum((reconstruction - y) ** 2, dim=1).mean()
+    return squared_error_loss(torch.relu(y @ weight.T - bias) @ weight, y)
