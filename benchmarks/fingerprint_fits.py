@@ -1,6 +1,7 @@
 """Fingerprints of fitted state, to show a refactor leaves behaviour bit for bit unchanged.
 
-Every public estimator, on fixed small data, for seeds 0 and 1: ``fit``,
+Every public estimator, on fixed small data, for seeds 0 and 1 (and the
+variants in ``VARIANTS``, whose code paths the defaults do not reach): ``fit``,
 two ``partial_fit`` chunks where the estimator has it, ``transform`` and,
 for the measurement estimators, ``inverse_transform``. Each fitted array
 attribute (names ending in ``_``) and each output is hashed (SHA-256 of its
@@ -64,11 +65,12 @@ def data(kind):
     return (X.toarray() if hasattr(X, "toarray") else np.asarray(X)), None
 
 
-def fingerprints(name, cls, seed):
+def fingerprints(name, cls, seed, extra=None):
     params, kind = SPECIAL.get(name, ({}, "vectors"))
     accepted = cls().get_params()
     settings = {k: v for k, v in FAST.items() if k in accepted}
     settings.update(params)
+    settings.update(extra or {})
     if "random_state" in accepted:
         settings["random_state"] = seed
     X, y = data(kind)
@@ -96,6 +98,21 @@ def fingerprints(name, cls, seed):
     return prints
 
 
+#: Variants whose code paths the defaults do not reach: (estimator, its extra settings).
+VARIANTS = [
+    ("LearnedSketchLowRank", {"init": "random"}),
+    ("LearnedSketchLowRank", {"init": "inner-product"}),
+    ("LearnedSketchLowRank", {"init": "few-shot", "objective": "few-shot", "n_shots": 2}),
+    ("LearnedSketchLowRank", {"sketch": "mixed-joint"}),
+    ("LearnedSketchLowRank", {"sketch": "mixed-separate"}),
+    ("LearnedSketchLowRank", {"sketch": "tensor"}),
+    ("LearnedSketchLowRank", {"sketch": "gaussian"}),
+    ("DeepL0Encoder", {"sparsity": "M", "n_nonzero_coefs": 2}),
+    ("L1AEEncoder", {"recipe": "paper"}),
+    ("ReLUDictionaryAutoencoder", {"bias": "learned"}),
+]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out")
@@ -103,8 +120,12 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
+    classes = dict(all_estimators())
     result = {f"{name}/seed={seed}": fingerprints(name, cls, seed)
-              for name, cls in all_estimators() for seed in SEEDS}
+              for name, cls in classes.items() for seed in SEEDS}
+    for name, extra in VARIANTS:
+        label = ",".join(f"{k}={v}" for k, v in extra.items())
+        result[f"{name}({label})/seed=0"] = fingerprints(name, classes[name], 0, extra)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
