@@ -544,9 +544,9 @@ def test_tensor_sketch_is_the_top_left_singular_space_of_the_training_matrices()
 
 
 def test_gram_based_options_refuse_an_n_x_n_matrix_too_large(monkeypatch, scene):
-    from skunroll.sketching import _learned_sketch
+    from skunroll.sketching import _statistics
 
-    monkeypatch.setattr(_learned_sketch, "_MAX_GRAM_BYTES", 8 * 59 * 59)
+    monkeypatch.setattr(_statistics, "MAX_GRAM_BYTES", 8 * 59 * 59)
     for params in ({"init": "greedy"}, {"sketch": "tensor"}):
         with pytest.raises(ValueError, match="Gram matrix.*n = 60"):
             _fast(**params).fit(scene[:5])

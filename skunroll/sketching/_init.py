@@ -30,11 +30,15 @@ accepts moves that raise the objective.
 """
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 from sklearn.utils.extmath import randomized_svd
+
+from ._statistics import average_matrix, row_gram, top_subspace_gram
 
 
 def random_countsketch(n, block_rows, rng):
@@ -251,3 +255,48 @@ def greedy_countsketch(gram, positions, n_rows, rng, max_sweeps=10, max_time=Non
         if not moved:
             break
     return positions, _unit_rms(coefficients, positions, n_rows), n_moves
+
+
+# ------------------------------------------------------- the init parameter
+@dataclass(frozen=True)
+class TrainingMatrices:
+    """What an initialisation may read: the samples, their layout and scale factors.
+
+    ``shape`` is one sample's (n x columns) shape: a training matrix, or
+    under the few-shot objective the ``U_j diag(s_j)`` of a shot. ``shots``
+    returns the samples a few-shot start reads.
+    """
+
+    samples: object
+    shape: tuple
+    scales: np.ndarray
+    matrix_shape: tuple
+    n_components: int
+    shots: Callable[[], np.ndarray]
+    max_time: float | None
+
+
+def _start_random(data, positions, values, n_rows, rng):
+    return positions, values
+
+
+def _start_inner_product(data, positions, values, n_rows, rng):
+    average = average_matrix(data.samples, data.scales, data.matrix_shape)
+    return inner_product_countsketch(average, n_rows, data.n_components, rng)
+
+
+def _start_greedy(data, positions, values, n_rows, rng):
+    positions, values, _ = greedy_countsketch(row_gram(data.samples, data.shape, data.scales),
+                                              positions, n_rows, rng, max_time=data.max_time)
+    return positions, values
+
+
+def _start_few_shot(data, positions, values, n_rows, rng):
+    gram = top_subspace_gram(data.samples, data.shape, data.shots(), data.n_components)
+    return positions, bucket_top_vectors(gram, positions, n_rows)
+
+
+#: init parameter -> ``(data, positions, values, n_rows, rng) -> (positions, values)`` of the
+#: learned block, from its random start.
+INITIALISATIONS = {"random": _start_random, "inner-product": _start_inner_product,
+                   "greedy": _start_greedy, "few-shot": _start_few_shot}

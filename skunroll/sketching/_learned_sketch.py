@@ -14,17 +14,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._device import torch_generator
-from ..utils._linalg import optimal_error, top_singular_value
 from ..utils._mixins import DtypePreservingTransformerMixin
-from ._init import (
-    bucket_top_vectors,
-    greedy_countsketch,
-    inner_product_countsketch,
-    random_countsketch,
-)
+from ._init import INITIALISATIONS, TrainingMatrices, random_countsketch
 from ._input import matrix_at, validate_matrices
-from ._modules import CountSketch, SparseMatrices
-from ._scw import countsketch_matrix, scw_error, scw_factors
+from ._modules import CountSketch
+from ._objectives import OBJECTIVES
+from ._scw import countsketch_matrix, scw_factors
+from ._statistics import (
+    excess_error,
+    few_shot_samples,
+    rescaling_factors,
+    tensor_sketch,
+)
 
 _SKETCHES = {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-separate"}
 _INITS = {"random", "inner-product", "few-shot", "greedy"}
@@ -293,7 +294,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         if self.sketch in ("random", "gaussian"):
             return self._draw_fixed_sketch(n)
         if self.sketch == "tensor":
-            return self._store_untrained({"sketch_": self._tensor_sketch(flat, shape),
+            sketch = tensor_sketch(flat, shape, self._scales(flat, shape), self.sketch_size)
+            return self._store_untrained({"sketch_": sketch,
                                           "positions_": None, "values_": None})
         if self.objective == "few-shot" and self.init == "inner-product":
             raise ValueError(
@@ -304,7 +306,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         # Each matrix's scale factor is side data of its sample, not a target.
         scales = self._scales(flat, shape)
         if self.objective == "few-shot":
-            shots, scales = self._few_shot_samples(flat, shape, scales)
+            shots = self._shot_indices(flat.shape[0])
+            shots, scales = few_shot_samples(flat, shape, shots), scales[shots]
             return self._train(shots, side=scales[:, None], incremental=incremental)
         return self._train(flat, side=scales[:, None], incremental=incremental)
 
@@ -320,20 +323,6 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         rng = np.random.RandomState(seed)
         return np.sort(rng.choice(n_matrices, size=min(self.n_shots, n_matrices), replace=False))
 
-    def _few_shot_samples(self, flat, shape, scales):
-        """``U_j diag(s_j)`` of the shots, flattened: the rows of ``A_j`` rotated by ``V_j``.
-
-        The rotation leaves the row Gram matrix (what ``init`` reads) and the
-        SCW error unchanged, and ``U_j`` is these columns normalised.
-        """
-        shots = self._shot_indices(flat.shape[0])
-        samples = []
-        for index in shots:
-            left, singular = _left_singular_pairs(matrix_at(flat, index, shape))
-            samples.append((left * singular).ravel())
-        return np.asarray(samples, dtype=np.float32 if flat.dtype == np.float32 else np.float64), \
-            scales[shots]
-
     def _draw_fixed_sketch(self, n):
         # The same stream as a trained sketch's start: with one seed,
         # sketch="random" is the hash that sketch="learned" starts from.
@@ -348,28 +337,8 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             "values_": values,
         })
 
-    def _tensor_sketch(self, flat, shape):
-        """Top left singular vectors of the side-by-side rescaled training matrices."""
-        n = shape[0]
-        gram = _row_gram(flat, shape, self._scales(flat, shape))
-        _, vectors = np.linalg.eigh(gram)
-        rows = min(self.sketch_size, n)
-        sketch = np.zeros((self.sketch_size, n))
-        # eigh sorts ascending; rows past n would add nothing to the row space of S A.
-        sketch[:rows] = vectors[:, ::-1][:, :rows].T
-        return sketch
-
     def _scales(self, flat, shape):
-        """Factor that brings each matrix to top singular value ``spectral_norm``."""
-        if self.spectral_norm is None:
-            return np.ones(flat.shape[0])
-        norms = np.array(
-            Parallel(n_jobs=self.n_jobs)(
-                delayed(top_singular_value)(matrix_at(flat, i, shape))
-                for i in range(flat.shape[0])
-            )
-        )
-        return np.where(norms > 0, self.spectral_norm / np.where(norms > 0, norms, 1), 1.0)
+        return rescaling_factors(flat, shape, self.spectral_norm, self.n_jobs)
 
     def _block_rows(self):
         if self.sketch.startswith("mixed"):
@@ -403,31 +372,14 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         n = self.matrix_shape_[0]
         positions, values = random_countsketch(n, block_rows, rng)
         # Under objective="few-shot" the samples are the shots' U_j diag(s_j) (n x r).
-        shape = (n, X.shape[1] // n)
-        if self.init == "inner-product":
-            average = self._average_matrix(X, side[:, 0])
-            positions[0], values[0] = inner_product_countsketch(
-                average, block_rows[0], self.n_components, rng
-            )
-        elif self.init == "greedy":
-            positions[0], values[0], _ = greedy_countsketch(
-                _row_gram(X, shape, side[:, 0]), positions[0], block_rows[0], rng,
-                max_time=self.max_time,
-            )
-        elif self.init == "few-shot":
-            values[0] = bucket_top_vectors(self._top_subspace_gram(X, shape), positions[0],
-                                           block_rows[0])
+        data = TrainingMatrices(
+            X, (n, X.shape[1] // n), side[:, 0], self.matrix_shape_, self.n_components,
+            shots=(lambda: range(X.shape[0])) if self.objective == "few-shot"
+            else (lambda: self._shot_indices(X.shape[0])),
+            max_time=self.max_time)
+        positions[0], values[0] = INITIALISATIONS[self.init](data, positions[0], values[0],
+                                                             block_rows[0], rng)
         return self._network(positions, values, self._structure())
-
-    def _top_subspace_gram(self, X, shape):
-        """``sum U_k U_k^T`` over the shots' top-k left singular vectors (n x n)."""
-        gram = np.zeros((shape[0], shape[0]))
-        shots = (range(X.shape[0]) if self.objective == "few-shot"  # X holds the shots
-                 else self._shot_indices(X.shape[0]))
-        for index in shots:
-            top = _left_singular_pairs(matrix_at(X, index, shape))[0][:, : self.n_components]
-            gram += top @ top.T
-        return gram
 
     def _training_plan(self, n_train):
         plan = super()._training_plan(n_train)
@@ -443,41 +395,12 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             changes["clip_gradients"] = True
         return replace(plan, **changes)
 
-    def _average_matrix(self, flat, scales):
-        """Mean of the rescaled training matrices, sparse if they are."""
-        weights = scales / flat.shape[0]
-        if sp.issparse(flat):
-            mean = sp.csr_matrix(weights[None, :]) @ flat
-            return sp.csr_matrix(mean.reshape(self.matrix_shape_))
-        return (weights @ flat).reshape(self.matrix_shape_)
-
     def _module_from_attributes(self):
         return self._network(self.positions_, self.values_, self._fitted_structure)
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
-        n, d = self.matrix_shape_
-        if self.objective == "few-shot":
-            # Samples are U_j diag(s_j): the loss reads U_j, its tail columns
-            # weighted by s_i / s_k (see few_shot_loss).
-            scaled = X_batch.view(X_batch.shape[0], n, -1)
-            norms = torch.linalg.vector_norm(scaled, dim=1, keepdim=True)
-            basis = scaled / torch.clamp(norms, min=torch.finfo(scaled.dtype).tiny)
-            kth = norms[..., self.n_components - 1: self.n_components]
-            tiny = torch.finfo(scaled.dtype).tiny
-            weights = torch.clamp(norms / torch.clamp(kth, min=tiny), max=1.0)
-            # Per unit of squared target weight, so one learning rate fits every n and r.
-            return (module.few_shot(basis * weights, self.n_components)
-                    / (self.n_components * (weights**2).sum(dim=(1, 2)))).mean()
-        scales = side_batch[:, 0]
-        if X_batch.is_sparse:
-            index = X_batch.indices()
-            matrices = SparseMatrices(
-                index[0], index[1] // d, index[1] % d,
-                X_batch.values() * scales[index[0]], (X_batch.shape[0], n, d),
-            )
-        else:
-            matrices = X_batch.view(-1, n, d) * scales[:, None, None]
-        return module(matrices, self.n_components).mean()
+        return OBJECTIVES[self.objective](module, X_batch, side_batch[:, 0], self.n_components,
+                                          self.matrix_shape_)
 
     def _attributes_from_module(self, module):
         positions = module.positions.cpu().numpy().copy()
@@ -571,7 +494,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         flat, shape, _ = self._matrices(X)
         scales = self._scales(flat, shape)
         errors = Parallel(n_jobs=self.n_jobs)(
-            delayed(_excess_error)(matrix_at(flat, i, shape), self.sketch_, self._fitted_rank())
+            delayed(excess_error)(matrix_at(flat, i, shape), self.sketch_, self._fitted_rank())
             for i in range(flat.shape[0])
         )
         return -float(np.mean(np.asarray(errors) * scales))
@@ -580,40 +503,3 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
-
-
-def _left_singular_pairs(A):
-    """Left singular vectors (n x n) and values of ``A``, decreasing, from ``A A^T``.
-
-    Through the n x n Gram matrix, so a sparse ``A`` is never densified.
-    """
-    product = A @ A.T
-    product = product.toarray() if sp.issparse(product) else np.asarray(product)
-    eigenvalues, eigenvectors = np.linalg.eigh(product.astype(np.float64))
-    return eigenvectors[:, ::-1], np.sqrt(np.clip(eigenvalues[::-1], 0, None))
-
-
-#: Largest n x n float64 Gram matrix the greedy and tensor sketches form (2 GiB).
-_MAX_GRAM_BYTES = 2 * 1024**3
-
-
-def _row_gram(flat, shape, scales):
-    """``sum_j s_j^2 A_j A_j^T`` (n x n, float64); sparse matrices stay sparse in the product."""
-    n = shape[0]
-    if 8 * n * n > _MAX_GRAM_BYTES:
-        raise ValueError(
-            f"init='greedy' and sketch='tensor' form the n x n Gram matrix of the matrices' rows: "
-            f"{8 * n * n / 1024**3:.1f} GiB for n = {n}. Use init='inner-product' or "
-            "init='random' for matrices with this many rows."
-        )
-    gram = np.zeros((n, n))
-    for i in range(flat.shape[0]):
-        A = matrix_at(flat, i, shape)
-        product = A @ A.T
-        gram += scales[i] ** 2 * (product.toarray() if sp.issparse(product)
-                                  else np.asarray(product, dtype=np.float64))
-    return gram
-
-
-def _excess_error(A, sketch, n_components):
-    return scw_error(A, sketch, n_components) - optimal_error(A, n_components)
