@@ -34,7 +34,7 @@ import numpy as np
 from skunroll.metrics import normalized_code_error
 from skunroll.reproduce.deep_l0 import _shuffled_mnist, _toward_tight_frame, mnist_patches
 from skunroll.sparse_coding import DeepL0Encoder, iht, ista, optimal_codes
-from skunroll.sparse_coding._deep_l0 import _learn_dictionary
+from skunroll.sparse_coding._deep_l0_base import _learn_dictionary
 from skunroll.sparse_coding._iterative import default_step_size
 
 ALPHA = 0.5

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import skunroll.sparse_coding._deep_l0 as deep_l0
+import skunroll.sparse_coding._deep_l0_base as deep_l0
 from skunroll._training import BaseTorchEstimator
 
 ROOT = Path(__file__).resolve().parent.parent

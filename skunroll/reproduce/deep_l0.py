@@ -28,7 +28,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from ..metrics import normalized_code_error, support_error
 from ..sparse_coding import DeepL0Encoder, iht, ista, m_sparse_iht, optimal_codes
-from ..sparse_coding._deep_l0 import _learn_dictionary
+from ..sparse_coding._deep_l0_base import _learn_dictionary
 from ..sparse_coding._iterative import default_step_size
 from ._common import progress, save_results
 

@@ -5,7 +5,8 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._deep_l0 import _SHARED_DOC, DeepL0Encoder
+from ._deep_l0 import DeepL0Encoder
+from ._deep_l0_base import _SHARED_DOC
 
 
 def _parameter_docs(*names):

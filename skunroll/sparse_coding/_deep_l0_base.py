@@ -1,0 +1,224 @@
+"""What the deep l0 encoder and classifier share: dictionary, thresholds, network, sigma."""
+
+import warnings
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._training import BaseTorchEstimator, to_numpy
+from ..utils._validation import as_csr_or_array
+from ._iterative import default_step_size
+from ._modules import UnrolledThresholdingNetwork
+
+#: ``alpha="auto"`` and the dead-unit report look at most this many training rows.
+_AUTO_ROWS = 2000
+
+#: The network's nonlinearity for each ``sparsity`` setting.
+_SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
+
+_SHARED_DOC = """
+    n_components : int, default=128
+        Number of dictionary atoms p (code length).
+    sparsity : {"l0", "M"}, default="l0"
+        ``"l0"``: the l0-regularised encoder, thresholds
+        ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
+        pooling keeps the ``n_nonzero_coefs`` largest magnitudes per sample.
+    alpha : float or "auto", default="auto"
+        l0 penalty (the paper's lambda); thresholds start at
+        ``sqrt(alpha * step_size)``. ``"auto"`` scales it to the data and the
+        dictionary: the threshold at which the first stage ``mu D x`` keeps
+        ``max(1, min(n_features, n_components) // 4)`` units per training row
+        on average (``alpha_``), so that codes are never all zero whatever
+        the scale of ``X`` (with ``partial_fit``: on the first call's rows).
+        The paper's recipe is ``alpha=0.5`` on data scaled as its own.
+    n_nonzero_coefs : int, default=32
+        Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
+        ``n_components``.
+    n_steps : int, default=2
+        Number of unrolled stages (the paper's K, 2 by default).
+    dictionary : array-like of shape (n_components, n_features), default=None
+        Dictionary D (atoms as rows) to initialise from. If None, one is
+        learned with :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`.
+    step_size : float, default=None
+        IHT step mu; ``1 / ||D||_2^2`` if None (then IHT converges). The
+        network starts at ``W = mu D``, ``S = I - mu D D^T``.
+    sigma : float, default=0.2
+        Initial sigma of HELU_sigma (seed eq. 9), used while training.
+    sigma_decay : float, default=10.0
+        sigma is divided by this after each epoch.
+    dictionary_max_iter : int, default=5
+        Epochs of dictionary learning when ``dictionary`` is None.
+    {training_parameters}
+"""
+
+
+class _DeepL0Base(BaseTorchEstimator):
+    """What the encoder and the classifier share: dictionary, network, sigma schedule."""
+
+    def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
+                 n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+                 dictionary_max_iter=5, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 shuffle=True, max_epochs="auto", early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change="auto", tol=0.0, lr_schedule="auto", max_time=None,
+                 warm_start=False, device="auto",
+                 random_state=None, verbose=0):
+        self._set_init_arguments(locals())
+
+    _training_parameter_notes = {
+        "random_state": "It seeds dictionary learning (and a classifier's initial head).",
+        "lr_schedule": 'Here ``"auto"`` is ``"cosine"``: with ``max_epochs="auto"``, a bounded '
+                       'number of steps that ends annealed. The paper trains at a constant rate.',
+    }
+
+    def _training_plan(self, n_train):
+        plan = super()._training_plan(n_train)
+        if self.lr_schedule == "auto":
+            plan = replace(plan, lr_schedule="cosine")
+        return plan
+
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "sparsity": [StrOptions({"l0", "M"})],
+        "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
+        "dictionary": ["array-like", None],
+        "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "sigma": [Interval(Real, 0, 1, closed="right")],
+        "sigma_decay": [Interval(Real, 1, None, closed="left")],
+        "dictionary_max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _check_sizes(self, n_features):
+        if self.sparsity == "M" and self.n_nonzero_coefs > self.n_components:
+            raise ValueError(f"n_nonzero_coefs={self.n_nonzero_coefs} must be <= "
+                             f"n_components={self.n_components}.")
+
+    def _structure(self):
+        return {"n_components": self.n_components, "sparsity": self.sparsity,
+                "n_nonzero_coefs": self.n_nonzero_coefs if self.sparsity == "M" else None,
+                "n_steps": self.n_steps}
+
+    def _setup_dictionary(self, X, warm):
+        """Set ``dictionary_``, ``step_size_`` and ``alpha_`` (kept when ``warm``)."""
+        if warm:
+            return
+        n_features = X.shape[1]
+        if self.dictionary is not None:
+            D = check_array(self.dictionary, dtype=np.float64)
+            if D.shape != (self.n_components, n_features):
+                raise ValueError(
+                    f"dictionary has shape {D.shape}; expected (n_components, n_features) = "
+                    f"({self.n_components}, {n_features})."
+                )
+        else:
+            D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
+                                  self.random_state)
+        self.dictionary_ = D
+        self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
+        self.alpha_ = self._resolve_alpha(X)
+
+    def _resolve_alpha(self, X):
+        """``alpha``, or with ``"auto"`` the one whose first-stage threshold keeps
+        about ``min(n_features, n_components) // 4`` units a row."""
+        if self.alpha != "auto":
+            return float(self.alpha)
+        D, mu, X = self.dictionary_, self.step_size_, as_csr_or_array(X)
+        n_active = max(1, min(D.shape) // 4)
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
+        # Densified a chunk at a time, as in training.
+        first_stage = np.vstack([
+            np.abs(mu * (X[chunk].toarray() if sp.issparse(X) else X[chunk]) @ D.T)
+            for chunk in np.array_split(rows, -(-len(rows) // 256))])
+        theta = float(np.quantile(first_stage, 1.0 - n_active / D.shape[0]))
+        # All-zero data: any positive threshold; the dead-unit report says why.
+        theta = max(theta, np.finfo(np.float32).tiny)
+        # IHT's hard threshold is sqrt(alpha mu); ISTA's soft threshold alpha mu.
+        return theta**2 / mu if self._shrinkage_kind() == "hard" else theta / mu
+
+    def _shrinkage_kind(self):
+        return _SHRINKAGE[self.sparsity]
+
+    def _report_dead_units(self, X):
+        """Warn, with the remedy, when the codes of the training rows are (almost) all zero."""
+        X = as_csr_or_array(X)
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
+        codes = self._forward(X[rows], self.n_components, module=self._encoder_from_attributes())
+        nonzeros = float((codes != 0).sum(axis=1).mean())
+        if nonzeros >= 1.0:
+            return
+        alive = int((codes != 0).any(axis=0).sum())
+        warnings.warn(
+            f"{type(self).__name__} learned (almost) nothing: the codes of the training data have "
+            f"{nonzeros:.2f} nonzeros per row on average and {alive} of {self.n_components} units "
+            f"are ever active (alpha_={self.alpha_:.3g}: every threshold is above the data's "
+            "correlations with the atoms). Use alpha='auto', which scales the thresholds to the "
+            "data, a smaller alpha, or sparsity='M'.", ConvergenceWarning, stacklevel=4)
+
+    def _encoder_network(self):
+        D, mu = self.dictionary_, self.step_size_
+        thresholds = None
+        if self.sparsity != "M":
+            # IHT's hard threshold sqrt(alpha mu); ISTA's soft threshold alpha mu.
+            theta = np.sqrt(self.alpha_ * mu) if self.sparsity == "l0" else self.alpha_ * mu
+            thresholds = torch.full((D.shape[0],), float(theta))
+        return UnrolledThresholdingNetwork(
+            torch.as_tensor(mu * D, dtype=torch.float32),
+            torch.as_tensor(np.eye(D.shape[0]) - mu * D @ D.T, dtype=torch.float32),
+            thresholds, n_steps=self.n_steps, shrinkage=_SHRINKAGE[self.sparsity],
+            n_nonzero_coefs=self.n_nonzero_coefs if self.sparsity == "M" else None,
+        )
+
+    def _encoder_from_attributes(self):
+        # Built from what was fitted, not from parameters changed since.
+        structure = self._fitted_structure
+        return UnrolledThresholdingNetwork(
+            torch.from_numpy(self.input_weights_), torch.from_numpy(self.recurrent_weights_),
+            None if self.thresholds_ is None else torch.from_numpy(self.thresholds_),
+            n_steps=structure["n_steps"], shrinkage=_SHRINKAGE[structure["sparsity"]],
+            n_nonzero_coefs=structure["n_nonzero_coefs"],
+        )
+
+    def _encoder_attributes(self, encoder):
+        return {
+            "input_weights_": to_numpy(encoder.weight),
+            "recurrent_weights_": to_numpy(encoder.recurrent),
+            "thresholds_": None if encoder.thresholds is None
+            else to_numpy(encoder.thresholds.abs()),
+        }
+
+    #: Below this sigma HELU_sigma equals HELU in float32 (1 - sigma rounds to 1).
+    _SIGMA_FLOOR = 1e-6
+
+    def _on_epoch_start(self, module, epoch):
+        # The schedule runs on the global epoch, so a warm start continues it.
+        encoder = getattr(module, "encoder", module)
+        sigma = self.sigma / self.sigma_decay**epoch
+        encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
+
+
+def _learn_dictionary(X, n_components, max_iter, random_state):
+    """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
+
+    One path for dense and sparse input (a sparse chunk is densified on its
+    own), so both learn the same dictionary.
+    """
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
+                                          random_state=seed)
+    X = as_csr_or_array(X)
+    rng = np.random.RandomState(seed)
+    for _ in range(max_iter):
+        order = rng.permutation(X.shape[0])
+        for start in range(0, X.shape[0], 256):
+            chunk = X[np.sort(order[start : start + 256])]
+            learner.partial_fit(chunk.toarray() if sp.issparse(chunk) else chunk)
+    return learner.components_.astype(np.float64)
