@@ -22,6 +22,8 @@ from .multilabel import CompressedLabelClassifier
 from .sensing import GaussianMeasurement, L1AEEncoder
 from .sketching import LearnedSketchLowRank
 from .sparse_coding import DeepL0Classifier, DeepL0Encoder, ReLUDictionaryAutoencoder
+from .utils._show_versions import show_versions
 
 __all__ = ["CompressedLabelClassifier", "DeepL0Classifier", "DeepL0Encoder", "GaussianMeasurement",
-           "L1AEEncoder", "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__"]
+           "L1AEEncoder", "LearnedSketchLowRank", "ReLUDictionaryAutoencoder", "__version__",
+           "show_versions"]

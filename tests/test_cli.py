@@ -46,3 +46,35 @@ def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
     for a, b in zip(sequential, parallel, strict=False):
         a.pop("l1ae_train_seconds"), b.pop("l1ae_train_seconds")
         assert a == b
+
+
+def test_show_versions_and_the_record_of_a_reproduction(tmp_path, capsys):
+    import json
+
+    import skunroll
+    from skunroll.utils._show_versions import get_versions
+
+    skunroll.show_versions()
+    printed = capsys.readouterr().out
+    info = get_versions()
+    assert info["skunroll"]["version"] == skunroll.__version__
+    for name in ("numpy", "scipy", "sklearn", "torch", "joblib"):
+        assert info["dependencies"][name] and f"{name}: {info['dependencies'][name]}" in printed
+    main(["reproduce", "relu-ae", "--quick", "--out", str(tmp_path), "--seed", "3"])
+    run = json.loads((tmp_path / "relu_ae.run.json").read_text())
+    assert run["arguments"]["seed"] == 3 and run["arguments"]["paper"] == "relu-ae"
+    assert run["environment"]["dependencies"]["torch"] == info["dependencies"]["torch"]
+
+
+def test_license_and_citation_files_are_complete():
+    from pathlib import Path
+
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parent.parent
+    assert "BSD 3-Clause License" in (root / "LICENSE").read_text()
+    citation = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert citation["cff-version"] and citation["license"] == "BSD-3-Clause"
+    titles = " ".join(reference["title"] for reference in citation["references"])
+    for paper in ("Gradient Unrolling", "Deep l0 Encoders", "Low-Rank Approximations",
+                  "Sparse Coding and Autoencoders", "Sparse Coding", "CountSketch", "Few-Shot"):
+        assert paper in titles

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..datasets import make_block_sparse, make_power_law_sparse
 from ..metrics import exact_recovery_fraction, recovery_rmse
 from ..sensing import GaussianMeasurement, L1AEEncoder
+from ..utils._show_versions import get_versions
 
 #: The reproductions' per-step lines, flushed so a redirected log shows them as they come.
 progress = functools.partial(print, flush=True)
@@ -89,15 +91,21 @@ HEADER = ("   m  l1AE exact  l1AE rmse  Gaus exact  Gaus rmse  epochs  train s\n
           "   (both decoded by l1-min-pos; exact = ||x_hat - x||_2 < 1e-10)")
 
 
-def save_results(out, stem, results, text):
+def save_results(out, stem, results, text, args=None):
     """Write ``results`` as ``stem.json`` and ``text`` as ``stem.md`` in ``out`` (if given).
 
+    ``stem.run.json`` records how they were made: the command line, the
+    parsed arguments (seed included) and :func:`skunroll.show_versions`'s
+    information (versions, machine, CUDA devices, git commit).
     Returns the folder (a Path), or None when ``out`` is None.
     """
     if out is None:
         return None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    run = {"command": sys.argv, "arguments": vars(args) if args is not None else None,
+           "environment": get_versions()}
+    (out / f"{stem}.run.json").write_text(json.dumps(run, indent=1, default=str))
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
     (out / f"{stem}.md").write_text(text + "\n")
     return out

@@ -339,5 +339,6 @@ def main(args):
         classification = table4(list(PAPER_P), seed=args.seed)
     text = summary(rows) + "\n\n" + table4_summary(classification)
     print(text)
-    save_results(args.out, "deep_l0", {"codes": rows, "classification": classification}, text)
+    save_results(args.out, "deep_l0", {"codes": rows, "classification": classification}, text,
+                 args)
     return 0

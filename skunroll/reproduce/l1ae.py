@@ -276,7 +276,7 @@ def main(args):
                n_samples=args.n_samples or 10000, random_state=args.seed)
     text = summary(rows)
     print(text)
-    out = save_results(args.out, "l1ae", rows, text)
+    out = save_results(args.out, "l1ae", rows, text, args)
     if out is not None:
         for path in plot(rows, out):
             print(f"saved {path}")

@@ -175,7 +175,7 @@ def main(args):
     text = summary(rows, curves)
     print(text)
     results = {"gradient": rows, "landscape": curves, "landscape_order": sizes}
-    out = save_results(args.out, "relu_ae", results, text)
+    out = save_results(args.out, "relu_ae", results, text, args)
     if out is not None:
         try:
             plot(results, out)

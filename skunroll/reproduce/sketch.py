@@ -225,7 +225,7 @@ def main(args):
     rows = run(data_sets, pairs, quick=args.quick, n_seeds=n_seeds, seed=args.seed)
     text = summary(rows)
     print(text)
-    out = save_results(args.out, "sketch", rows, text)
+    out = save_results(args.out, "sketch", rows, text, args)
     if out is not None:
         for path in plot(rows, out):
             print(f"saved {path}")

@@ -204,5 +204,5 @@ def main(args):
         results[name] = run(name, split, ms, lp_max_m=100, **options)
     text = summary(results)
     print(text)
-    save_results(args.out, "xml", results, text)
+    save_results(args.out, "xml", results, text, args)
     return 0
