@@ -402,3 +402,48 @@ def test_partial_fit_streams_from_a_memmap_and_a_parquet_file(tmp_path):
         from_parquet.partial_fit(np.column_stack(columns).astype(np.float32))
     np.testing.assert_array_equal(from_parquet.components_, in_memory.components_)
     assert from_parquet.n_iter_ == 4 and from_parquet.n_optimizer_steps_ == 8
+
+
+# ------------------------------------------------------------------ Ctrl-C
+def _interrupt_after(seconds):
+    import _thread
+    import threading
+
+    timer = threading.Timer(seconds, _thread.interrupt_main)
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_ctrl_c_during_fit_keeps_the_work(early_stopping):
+    from skunroll.datasets import make_block_sparse
+
+    X = make_block_sparse(2000, 200, random_state=0)
+    encoder = L1AEEncoder(20, max_epochs=100000, n_iter_no_change=100000, batch_size=8,
+                          early_stopping=early_stopping, device="cpu", random_state=0)
+    timer = _interrupt_after(1.5)
+    try:
+        with pytest.warns(ConvergenceWarning, match="interrupted"):
+            encoder.fit(X)
+    finally:
+        timer.cancel()
+    assert 1 <= encoder.n_iter_ < 100000 and len(encoder.loss_curve_) == encoder.n_iter_
+    assert np.all(np.isfinite(encoder.components_))
+    if early_stopping:  # the weights kept are the best validated ones
+        assert encoder.best_validation_score_ == max(encoder.validation_scores_)
+    encoder.transform(X[:5])  # fitted and usable
+
+
+def test_ctrl_c_during_partial_fit_keeps_the_steps_taken():
+    from skunroll.datasets import make_block_sparse
+
+    X = make_block_sparse(200000, 200, random_state=0)
+    encoder = L1AEEncoder(20, batch_size=4, device="cpu", random_state=0)
+    timer = _interrupt_after(1.5)
+    try:
+        with pytest.warns(ConvergenceWarning, match="partial_fit interrupted"):
+            encoder.partial_fit(X)
+    finally:
+        timer.cancel()
+    assert encoder.n_iter_ == 1 and 0 < encoder.n_optimizer_steps_ < 200000 // 4
+    encoder.partial_fit(X[:100])  # and the stream goes on

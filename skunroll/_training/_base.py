@@ -120,8 +120,12 @@ class BaseTorchEstimator(BaseEstimator):
     def fit(self, X, y=None):
         """Validate the parameters and ``X``, then train.
 
-        If anything fails (bad input, a diverging run, an interrupt), the
-        estimator is left exactly as it was before the call.
+        Ctrl-C (KeyboardInterrupt) stops training at the end of the current
+        step and keeps the work: the best weights so far are restored (as
+        early stopping does), the fitted attributes and ``n_iter_`` are set,
+        and a :class:`~sklearn.exceptions.ConvergenceWarning` says so. If
+        anything else fails (bad input, a diverging run, a second Ctrl-C),
+        the estimator is left exactly as it was before the call.
 
         Parameters
         ----------
@@ -269,7 +273,8 @@ class BaseTorchEstimator(BaseEstimator):
         train_source = self._sources(train, device)
         val_source = self._sources(validation, device) if validation is not None else None
 
-        fitted = run.train_epochs(train_source, val_source, rng, n_train, warm=warm)
+        with run.interruptible():
+            fitted = run.train_epochs(train_source, val_source, rng, n_train, warm=warm)
         self._warn_on_stop(fitted.stop, plan, fitted.n_iter)
         self._store_fitted(
             self._attributes_from_module(module), fitted.history,
@@ -316,6 +321,10 @@ class BaseTorchEstimator(BaseEstimator):
                     "keep the lower rate; n_rescues_ and learning_rate_curve_ record it.",
                     TrainingRescuedWarning, stacklevel=2,
                 )
+        if run.interrupted:
+            warnings.warn(f"{type(self).__name__}.partial_fit interrupted (Ctrl-C): the chunk was "
+                          f"trained up to step {run.n_steps} of its pass, and kept.",
+                          ConvergenceWarning, stacklevel=2)
         history = History.continuing(self) if continuing else History()
         history.loss_curve.append(train_loss)
         history.learning_rate_curve.append(run.schedule.value)
@@ -344,7 +353,13 @@ class BaseTorchEstimator(BaseEstimator):
                 tuple(None if a is None else a[val_idx] for a in arrays))
 
     def _warn_on_stop(self, stop, plan, n_epochs):
-        if stop == "max_time":
+        if stop == "interrupted":
+            warnings.warn(
+                f"{type(self).__name__}: training interrupted (Ctrl-C) in epoch {n_epochs}; the "
+                "estimator is fitted with the best weights so far (press Ctrl-C twice to abort "
+                "the fit instead).", ConvergenceWarning, stacklevel=2,
+            )
+        elif stop == "max_time":
             warnings.warn(
                 f"{type(self).__name__} stopped after max_time={plan.max_time} s, in epoch "
                 f"{n_epochs}.", ConvergenceWarning, stacklevel=2,

@@ -1,8 +1,11 @@
 """The epoch loop's machinery: one run's optimiser, schedule, rescue; batches; history."""
 
+import contextlib
 import copy
 import functools
 import math
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -54,6 +57,31 @@ class Run:
         self.deadline = None if plan.max_time is None else time.perf_counter() + plan.max_time
         self.epoch_first_step = 0
         self.n_steps = 0
+        self.interrupted = False  # Ctrl-C asked to stop: the loop ends after the current step
+
+    @contextlib.contextmanager
+    def interruptible(self):
+        """While training, Ctrl-C (SIGINT) sets ``interrupted`` instead of raising.
+
+        The step under way completes and the loop stops there, so the weights
+        are never left half-updated; a second Ctrl-C raises at once. Only the
+        main thread receives signals: elsewhere (joblib workers) nothing changes.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            if self.interrupted:
+                signal.signal(signal.SIGINT, previous)
+                raise KeyboardInterrupt
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def state(self):
         """What a later :meth:`restore` needs to continue these steps (CPU tensors)."""
@@ -79,7 +107,10 @@ class Run:
         self.clipper = AdaptiveGradientClipper(self.device) if self.plan.clip_gradients else None
 
     def epoch(self, sources, order):
-        """One pass over ``sources`` in ``order``: ``(mean training loss, timed out)``."""
+        """One pass over ``sources`` in ``order``: ``(mean training loss, stopped early)``.
+
+        A pass stops early at ``max_time`` or when Ctrl-C set ``interrupted``.
+        """
         estimator, module = self.estimator, self.module
         module.train()
         total = torch.zeros((), device=self.device)
@@ -100,7 +131,8 @@ class Run:
                 estimator._after_step(module)
             total += loss.detach() * n_rows
             n_seen += n_rows
-            if self.deadline is not None and time.perf_counter() >= self.deadline:
+            if self.interrupted or (self.deadline is not None
+                                    and time.perf_counter() >= self.deadline):
                 timed_out = True
                 break
         return float(total) / n_seen, timed_out
@@ -143,18 +175,21 @@ class Run:
             best_monitored = self.evaluate(val_source)
             best_state = copy.deepcopy(self.module.state_dict())
         no_improvement = 0
-        stop = None  # "converged" or "max_time" once decided
+        stop = None  # "converged", "max_time" or "interrupted" once decided
 
         epoch = 0
         while epoch < self.plan.max_epochs:
+            if self.interrupted:  # Ctrl-C between two epochs
+                stop = "interrupted"
+                break
             start = time.perf_counter()
             global_epoch = epoch_offset + epoch
             estimator._on_epoch_start(self.module, global_epoch)
             # An estimator that does not list shuffle in its __init__ shuffles.
             shuffle = getattr(estimator, "shuffle", True)
             order = rng.permutation(n_train) if shuffle else np.arange(n_train)
-            train_loss, timed_out = self.epoch(train_source, order)
-            stop = "max_time" if timed_out else None
+            train_loss, stopped = self.epoch(train_source, order)
+            stop = ("interrupted" if self.interrupted else "max_time") if stopped else None
             if not math.isfinite(train_loss):
                 self.rescue(train_loss, global_epoch)
                 stop = None
@@ -186,7 +221,7 @@ class Run:
                 print(f"{message}, lr {self.schedule.value:.3g}, {elapsed:.2f}s", flush=True)
             epoch += 1
 
-            if stop == "max_time":
+            if stop in ("max_time", "interrupted"):
                 break
             if no_improvement >= self.plan.n_iter_no_change:
                 stop = "converged"
@@ -288,5 +323,6 @@ def one_pass(estimator, X, y, side, *, continuing, scale):
     else:
         order = np.arange(n_rows)
     sources = estimator._sources((X, y, side), device)
-    train_loss, _ = run.epoch(sources, order)
+    with run.interruptible():
+        train_loss, _ = run.epoch(sources, order)
     return module, run, train_loss

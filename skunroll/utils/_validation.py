@@ -55,7 +55,8 @@ def atomic_fit(fit):
     Parameters are validated by scikit-learn's ``_fit_context`` (so
     ``sklearn.config_context(skip_parameter_validation=True)`` is honoured,
     and nested estimators are validated by their own ``fit``). If ``fit``
-    raises (bad input, a diverging run, an interrupt), the estimator's
+    raises (bad input, a diverging run, a second Ctrl-C: the first one ends
+    training and keeps the work), the estimator's
     ``__dict__`` is put back as it was before the call, so no half-fitted
     state (``n_features_in_`` without ``components_``, say) is ever left
     behind.
