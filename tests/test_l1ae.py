@@ -260,8 +260,11 @@ def test_grid_search_over_m_and_T():
     assert by_params[(30, 5)] > by_params[(10, 5)]
 
 
-def test_warm_start_continues_from_the_fitted_matrix(capsys):
+def test_warm_start_continues_from_the_fitted_matrix(caplog):
+    import logging
+
     X = make_block_sparse(1000, 100, random_state=0)
+    caplog.set_level(logging.INFO, logger="skunroll")
     est = L1AEEncoder(n_components=30, max_epochs=2, warm_start=True, device="cpu",
                       random_state=0, verbose=1).fit(X)
     first_A, first_curve = est.components_.copy(), list(est.loss_curve_)
@@ -270,7 +273,7 @@ def test_warm_start_continues_from_the_fitted_matrix(capsys):
     assert not np.array_equal(est.components_, first_A)
     # the third epoch starts where the second ended, not from a fresh init
     assert est.loss_curve_[2] < first_curve[0]
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
     assert [line.split(":")[0] for line in lines] == ["Epoch 1", "Epoch 2", "Epoch 3", "Epoch 4"]
 
 

@@ -30,7 +30,8 @@ class ScalarEstimator(BaseTorchEstimator):
     def __init__(self, init=1.0, optimizer="sgd", learning_rate=0.1, batch_size=10, max_epochs=5,
                  early_stopping=False, validation_fraction=0.2, n_iter_no_change=3, tol=0.0,
                  lr_schedule="constant", max_time=None,
-                 warm_start=False, device="cpu", random_state=None, verbose=0):
+                 warm_start=False, device="cpu", random_state=None, verbose=0,
+                 callbacks=None):
         self.init = init
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -46,6 +47,7 @@ class ScalarEstimator(BaseTorchEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     _parameter_constraints = {**BaseTorchEstimator._parameter_constraints, "init": [float]}
 
@@ -141,11 +143,13 @@ def test_warm_start_continues():
     assert est.n_iter_ == 2
 
 
-def test_verbose_prints_one_line_per_epoch(capsys):
-    with warnings.catch_warnings():
+def test_verbose_reports_one_line_per_epoch(caplog):
+    import logging
+
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="skunroll"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ScalarEstimator(max_epochs=3, verbose=1, early_stopping=True).fit(X20)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Epoch")]
     assert len(lines) == 3
     assert "train loss" in lines[0] and "validation loss" in lines[0] and lines[0].endswith("s")
 
@@ -447,3 +451,50 @@ def test_ctrl_c_during_partial_fit_keeps_the_steps_taken():
         timer.cancel()
     assert encoder.n_iter_ == 1 and 0 < encoder.n_optimizer_steps_ < 200000 // 4
     encoder.partial_fit(X[:100])  # and the stream goes on
+
+
+# ------------------------------------------------------ logging and callbacks
+def test_callbacks_see_every_epoch_and_can_stop_training():
+    records = []
+
+    def stop_at_third(record):
+        records.append(record)
+        return record["epoch"] == 3
+
+    est = ScalarEstimator(max_epochs=10, early_stopping=True)
+    est.callbacks = [stop_at_third]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # stopping on request is not a warning
+        est.fit(X20)
+    assert est.n_iter_ == 3 and [r["epoch"] for r in records] == [1, 2, 3]
+    assert records[0]["train_loss"] == est.loss_curve_[0]
+    assert records[0]["validation_loss"] == -est.validation_scores_[0]
+    assert records[2]["n_optimizer_steps"] == est.n_optimizer_steps_
+    assert records[0]["estimator"] is est and records[0]["seconds"] >= 0
+
+
+def test_verbose_goes_through_the_skunroll_logger_and_partial_fit_reports(caplog):
+    import logging
+
+    est = L1AEEncoder(5, batch_size=16, device="cpu", random_state=0, verbose=1,
+                      callbacks=[lambda record: None])
+    X = np.abs(np.random.RandomState(0).normal(size=(64, 12)))
+    with caplog.at_level(logging.INFO, logger="skunroll"):
+        est.partial_fit(X)
+        est.partial_fit(X)
+    messages = [r.getMessage() for r in caplog.records if r.name == "skunroll"]
+    assert messages[0].startswith("partial_fit call 1: train loss")
+    assert messages[1].startswith("partial_fit call 2:")
+
+
+def test_verbose_prints_to_stdout_while_logging_is_not_configured():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from skunroll import L1AEEncoder; "
+            "L1AEEncoder(4, max_epochs=2, device='cpu', verbose=1, random_state=0)"
+            ".fit(np.abs(np.random.RandomState(0).normal(size=(40, 10))))")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert [line for line in out.splitlines() if line.startswith("Epoch")][1].startswith("Epoch 2")
+

@@ -1,6 +1,7 @@
 """BaseTorchEstimator: the lifecycle every trained estimator shares."""
 
 import math
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -13,10 +14,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ..utils._batching import BatchSource
 from ..utils._device import inference_device, resolve_device, torch_generator
+from ..utils._logging import report
 from ..utils._threads import limit_torch_threads, torch_threads
 from ..utils._validation import as_csr_or_array, atomic_fit, validate_features
 from ._docs import fill_training_docs
-from ._loop import History, Run, all_finite, one_pass
+from ._loop import History, Run, all_finite, call_back, epoch_message, one_pass
 from ._plan import (
     AUTO_MAX_EPOCHS,
     AUTO_MAX_PATIENCE,
@@ -62,6 +64,7 @@ class BaseTorchEstimator(BaseEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, tuple, None],
     }
 
     # ------------------------------------------------------- declarations
@@ -297,6 +300,7 @@ class BaseTorchEstimator(BaseEstimator):
         learning rate divided by 10, as ``fit``'s rescue does, up to 4 times;
         later calls keep the lowered rate.
         """
+        start = time.perf_counter()
         state = self._optimizer_state if continuing else None
         scale = 1.0 if state is None else state.get("learning_rate_scale", 1.0)
         n_rescues = getattr(self, "n_rescues_", 0) if continuing else 0
@@ -333,6 +337,12 @@ class BaseTorchEstimator(BaseEstimator):
                            n_steps=(self.n_optimizer_steps_ if continuing else 0) + run.n_steps,
                            n_rescues=n_rescues + attempt, best_loss=train_loss)
         self._optimizer_state = {**run.state(), "learning_rate_scale": scale}
+        record = {"epoch": self.n_iter_, "train_loss": train_loss, "validation_loss": None,
+                  "learning_rate": run.schedule.value, "seconds": time.perf_counter() - start,
+                  "n_optimizer_steps": self.n_optimizer_steps_, "estimator": self}
+        if self.verbose:
+            report(f"partial_fit call {self.n_iter_}: " + epoch_message(record).split(": ", 1)[1])
+        call_back(self, record)  # one pass a call: a request to stop has nothing to stop
         return self
 
     def _split_for_validation(self, arrays, rng):

@@ -52,7 +52,15 @@ TRAINING_PARAMETERS = {
     "random_state": ("int, RandomState instance or None",
                      "Seeds the initial state, the validation split and the batch order. With a "
                      "fixed seed, results on CPU are identical run to run."),
-    "verbose": ("int", "Print one line per epoch (losses, learning rate, time) when positive."),
+    "verbose": ("int", "Report one line per epoch (losses, learning rate, time) when positive, "
+                       "and one per ``partial_fit`` call, through ``logging.getLogger("
+                       "\"skunroll\")`` (printed to stdout unless logging is configured)."),
+    "callbacks": ("list of callables or None",
+                  "Called after each epoch (and each ``partial_fit`` call) with a dict: "
+                  "``epoch``, ``train_loss``, ``validation_loss`` (None without validation), "
+                  "``learning_rate``, ``seconds``, ``n_optimizer_steps`` and ``estimator``. A "
+                  "callback that returns True stops training there, keeping the best weights "
+                  "so far. For logging curves to TensorBoard, MLflow or a CSV file."),
 }
 
 #: name -> (type, description) of what the shared loop sets after ``fit``.

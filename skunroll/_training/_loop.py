@@ -15,6 +15,7 @@ import torch
 
 from ..exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ..utils._device import resolve_device, torch_generator
+from ..utils._logging import report
 from ._plan import MAX_RESCUES, OPTIMIZERS, RESCUE_FACTOR, AdaptiveGradientClipper, LearningRate
 
 
@@ -175,7 +176,7 @@ class Run:
             best_monitored = self.evaluate(val_source)
             best_state = copy.deepcopy(self.module.state_dict())
         no_improvement = 0
-        stop = None  # "converged", "max_time" or "interrupted" once decided
+        stop = None  # "converged", "max_time", "interrupted" or "callback" once decided
 
         epoch = 0
         while epoch < self.plan.max_epochs:
@@ -213,25 +214,25 @@ class Run:
                     best_state = copy.deepcopy(self.module.state_dict())
             self.remember_if_lowest(train_loss)
 
+            record = {"epoch": global_epoch + 1, "train_loss": train_loss,
+                      "validation_loss": val_loss if val_source is not None else None,
+                      "learning_rate": self.schedule.value,
+                      "seconds": time.perf_counter() - start, "n_optimizer_steps": self.n_steps,
+                      "estimator": estimator}
             if estimator.verbose:
-                message = f"Epoch {global_epoch + 1}: train loss {train_loss:.6g}"
-                if val_source is not None:
-                    message += f", validation loss {val_loss:.6g}"
-                elapsed = time.perf_counter() - start
-                print(f"{message}, lr {self.schedule.value:.3g}, {elapsed:.2f}s", flush=True)
+                report(epoch_message(record))
             epoch += 1
+            if call_back(estimator, record):
+                stop = "callback"
 
-            if stop in ("max_time", "interrupted"):
+            if stop in ("max_time", "interrupted", "callback"):
                 break
             if no_improvement >= self.plan.n_iter_no_change:
                 stop = "converged"
                 if estimator.verbose:
                     watched = "Validation" if val_source is not None else "Training"
-                    print(
-                        f"{watched} loss did not improve more than tol={self.plan.tol} for "
-                        f"{self.plan.n_iter_no_change} consecutive epochs. Stopping.",
-                        flush=True,
-                    )
+                    report(f"{watched} loss did not improve more than tol={self.plan.tol} for "
+                           f"{self.plan.n_iter_no_change} consecutive epochs. Stopping.")
                 break
             self.schedule.after_epoch(no_improvement)
 
@@ -326,3 +327,19 @@ def one_pass(estimator, X, y, side, *, continuing, scale):
     with run.interruptible():
         train_loss, _ = run.epoch(sources, order)
     return module, run, train_loss
+
+
+def epoch_message(record):
+    """The ``verbose`` line of one epoch (or one ``partial_fit`` call)."""
+    message = f"Epoch {record['epoch']}: train loss {record['train_loss']:.6g}"
+    if record["validation_loss"] is not None:
+        message += f", validation loss {record['validation_loss']:.6g}"
+    return f"{message}, lr {record['learning_rate']:.3g}, {record['seconds']:.2f}s"
+
+
+def call_back(estimator, record):
+    """Call the estimator's ``callbacks`` with ``record``; True if one asks to stop."""
+    stop = False
+    for callback in getattr(estimator, "callbacks", None) or ():
+        stop = bool(callback(dict(record))) or stop
+    return stop

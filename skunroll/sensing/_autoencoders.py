@@ -101,7 +101,8 @@ class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
                  solver="auto", n_jobs=None, optimizer="sgd", learning_rate=0.1, batch_size=128,
                  shuffle=True, max_epochs="auto", early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change="auto", tol=0.0, lr_schedule="auto", max_time=None,
-                 warm_start=False, device="auto", random_state=None, verbose=0):
+                 warm_start=False, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
         self._set_init_arguments(locals())
 
     def _fit(self, X, y=None, *, incremental=None, classes=None):
@@ -202,7 +203,8 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformer
                  learning_rate=1e-3, batch_size=128, shuffle=True, max_epochs="auto",
                  early_stopping=True,
                  validation_fraction=0.2, n_iter_no_change="auto", tol=0.0, lr_schedule="auto",
-                 max_time=None, warm_start=False, device="auto", random_state=None, verbose=0):
+                 max_time=None, warm_start=False, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
         self._set_init_arguments(locals())
 
     @property

@@ -201,6 +201,7 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self._set_init_arguments(locals())
 

@@ -265,6 +265,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self._set_init_arguments(locals())
 

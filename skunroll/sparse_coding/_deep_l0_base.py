@@ -68,7 +68,8 @@ class _DeepL0Base(BaseTorchEstimator):
                  shuffle=True, max_epochs="auto", early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change="auto", tol=0.0, lr_schedule="auto", max_time=None,
                  warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0,
+                 callbacks=None):
         self._set_init_arguments(locals())
 
     _training_parameter_notes = {

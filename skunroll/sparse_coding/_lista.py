@@ -69,7 +69,8 @@ class LISTAEncoder(DeepL0Encoder):
                  step_size=None, dictionary_max_iter=5, optimizer="adam", learning_rate=1e-3,
                  batch_size=128, shuffle=True, max_epochs="auto", early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="auto",
-                 max_time=None, warm_start=False, device="auto", random_state=None, verbose=0):
+                 max_time=None, warm_start=False, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
         self._set_init_arguments(locals())
 
     def _on_epoch_start(self, module, epoch):

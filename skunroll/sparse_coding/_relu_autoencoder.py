@@ -128,7 +128,8 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
                  learning_rate=1e-2, batch_size=256, shuffle=True, max_epochs="auto",
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change="auto", tol=0.0,
                  lr_schedule="constant", max_time=None, warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0,
+                 callbacks=None):
         self._set_init_arguments(locals())
 
     _training_parameter_notes = {
