@@ -498,3 +498,22 @@ def test_verbose_prints_to_stdout_while_logging_is_not_configured():
                          text=True, check=True).stdout
     assert [line for line in out.splitlines() if line.startswith("Epoch")][1].startswith("Epoch 2")
 
+
+
+def test_verbose_2_shows_progress_within_an_epoch(caplog, monkeypatch, capsys):
+    import logging
+    import sys
+
+    est = ScalarEstimator(max_epochs=1, verbose=2, batch_size=2)
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # no tqdm: plain lines with rate and ETA
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="skunroll"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+    steps = [r.getMessage() for r in caplog.records if "steps/s" in r.getMessage()]
+    assert steps[-1].startswith("ScalarEstimator: step 10/10") and steps[-1].endswith("s left")
+    monkeypatch.delitem(sys.modules, "tqdm")
+    pytest.importorskip("tqdm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X20)
+    assert "ScalarEstimator" in capsys.readouterr().err  # the bar

@@ -54,7 +54,9 @@ TRAINING_PARAMETERS = {
                      "fixed seed, results on CPU are identical run to run."),
     "verbose": ("int", "Report one line per epoch (losses, learning rate, time) when positive, "
                        "and one per ``partial_fit`` call, through ``logging.getLogger("
-                       "\"skunroll\")`` (printed to stdout unless logging is configured)."),
+                       "\"skunroll\")`` (printed to stdout unless logging is configured). 2 "
+                       "or more also shows a progress bar over each epoch's steps, with rate "
+                       "and time left (tqdm, the ``progress`` extra; plain lines without it)."),
     "callbacks": ("list of callables or None",
                   "Called after each epoch (and each ``partial_fit`` call) with a dict: "
                   "``epoch``, ``train_loss``, ``validation_loss`` (None without validation), "

@@ -16,6 +16,7 @@ import torch
 from ..exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ..utils._device import resolve_device, torch_generator
 from ..utils._logging import report
+from ..utils._progress import step_progress
 from ._plan import MAX_RESCUES, OPTIMIZERS, RESCUE_FACTOR, AdaptiveGradientClipper, LearningRate
 
 
@@ -119,7 +120,11 @@ class Run:
         self.epoch_first_step = self.schedule.step
         timed_out = False
         # Loss is accumulated on the device: one host sync per epoch.
-        for n_rows, *batch in paired_batches(sources, estimator.batch_size, order):
+        batches = paired_batches(sources, estimator.batch_size, order)
+        if estimator.verbose >= 2:
+            batches = step_progress(batches, math.ceil(len(order) / estimator.batch_size),
+                                    type(estimator).__name__)
+        for n_rows, *batch in batches:
             self.schedule.before_step(self.optimizer)
             loss = estimator._batch_loss(module, *batch)
             self.optimizer.zero_grad(set_to_none=True)
