@@ -52,8 +52,14 @@ class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransform
     The class using it has the parameters ``nonnegative``, ``decoder``,
     ``noise_level``, ``solver``, ``device`` and ``n_jobs``; its
     ``components_`` is the measurement matrix A of shape
-    (n_components, n_features).
+    (n_components, n_features). A class whose ``decoder`` may name its own
+    trained decoder (``"unrolled"``, ``"network"``) overrides
+    :meth:`_decode_network`.
     """
+
+    def _decode_network(self, Y):
+        """Decode ``Y`` with the estimator's own trained decoder (in the dtype of ``Y``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no trained decoder.")
 
     @property
     def _n_features_out(self):
