@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from . import __version__
-from .reproduce import DATASETS, HEADER, REPRODUCTIONS, format_row, recovery_table
+from .reproduce import DATASETS, HEADER, OPTIONS, REPRODUCTIONS, format_row, recovery_table
 from .reproduce import run as run_reproduction
 
 
@@ -36,6 +36,11 @@ def reproduce(argv):
                         help="l1ae: rows generated or loaded per data set (default: 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for option in ("data", "m", "n_samples"):
+        if getattr(args, option) is not None and option not in OPTIONS[args.paper]:
+            papers = sorted(p for p, options in OPTIONS.items() if option in options)
+            parser.error(f"--{option.replace('_', '-')} does not apply to {args.paper!r} "
+                         f"(it applies to {', '.join(papers)}).")
     return run_reproduction(args.paper, args)
 
 

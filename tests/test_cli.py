@@ -78,3 +78,20 @@ def test_license_and_citation_files_are_complete():
     for paper in ("Gradient Unrolling", "Deep l0 Encoders", "Low-Rank Approximations",
                   "Sparse Coding and Autoencoders", "Sparse Coding", "CountSketch", "Few-Shot"):
         assert paper in titles
+
+
+def test_a_flag_that_does_not_apply_to_the_paper_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "deep-l0", "--quick", "--m", "10"])
+    assert "--m does not apply to 'deep-l0' (it applies to l1ae)" in capsys.readouterr().err
+
+
+def test_a_missing_matplotlib_is_said_once(monkeypatch, capsys):
+    import sys
+
+    from skunroll.reproduce import _common
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(_common._SAID, "no matplotlib", False)
+    assert _common.pyplot() is None and _common.pyplot() is None
+    assert capsys.readouterr().out.count("matplotlib is not installed") == 1

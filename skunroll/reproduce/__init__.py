@@ -10,6 +10,10 @@ import importlib
 
 from ._common import DATASETS, HEADER, format_row, recovery_table
 
+#: The optional flags each paper reads; any other one given is an error naming the paper.
+OPTIONS = {"l1ae": {"data", "m", "n_samples"}, "deep-l0": set(), "relu-ae": set(),
+           "sketch": {"data"}, "xml": {"data"}}
+
 #: paper name -> (module of this package, what it reproduces)
 REPRODUCTIONS = {
     "l1ae": ("l1ae", "Wu et al., ICML 2019: l1-AE and every baseline of its comparison"),
@@ -30,4 +34,4 @@ def run(paper, args):
     return importlib.import_module(f".{module}", __name__).main(args)
 
 
-__all__ = ["DATASETS", "HEADER", "REPRODUCTIONS", "format_row", "recovery_table", "run"]
+__all__ = ["DATASETS", "HEADER", "OPTIONS", "REPRODUCTIONS", "format_row", "recovery_table", "run"]

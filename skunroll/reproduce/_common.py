@@ -111,11 +111,21 @@ def save_results(out, stem, results, text, args=None):
     return out
 
 
+_SAID = {"no matplotlib": False}
+
+
 def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend, or None without matplotlib."""
+    """matplotlib's pyplot on the file-only Agg backend, or None without matplotlib.
+
+    Without matplotlib, says so once (the tables are written all the same).
+    """
     try:
         import matplotlib
     except ImportError:
+        if not _SAID["no matplotlib"]:
+            _SAID["no matplotlib"] = True
+            progress("matplotlib is not installed: the plots are skipped "
+                     "(pip install matplotlib, or the benchmarks extra).")
         return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
