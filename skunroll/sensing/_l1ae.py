@@ -108,8 +108,8 @@ class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     n_jobs : int, default=None
         Joblib workers for the LP decoders.
     recipe : {"stable", "paper"}, default="stable"
-        How to train (see above): ``"paper"`` is the reference code exactly
-        (the results of skunroll 0.x's default, bit for bit);
+        How to train (see above): ``"paper"`` is the reference code's recipe
+        exactly;
         ``"stable"`` adds the orthonormal start, the starting-step search,
         step sizes learned on a log scale (``decoder_state_`` then holds
         ``log_beta`` or ``log_alphas``), gradient clipping, divergence rescue

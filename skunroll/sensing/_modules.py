@@ -37,10 +37,10 @@ class StepAffine(nn.Module):
 def _subgradient_steps_(x_t, weight, alphas, gammas, betas, signs=None, projected=None):
     """Apply the T steps in place to ``x_t``, the (d, batch) transpose of x, without autograd.
 
-    The steps run feature-major: on two CPU cores the products that write a
-    (d, batch) output, ``x^T += W (s W)^T``, run about 1.7x faster than the same
-    products into a (batch, d) output (K = m is small), and they are a third
-    of the step's flops. Every step reuses one buffer for its float signs
+    The steps run feature-major: the products that write a (d, batch)
+    output, ``x^T += W (s W)^T``, run faster on the CPU than the same products
+    into a (batch, d) output (their inner dimension, m, is small), and they
+    are a third of the step's flops. Every step reuses one buffer for its float signs
     instead of allocating the several temporaries of the expression
     ``gamma (x - alpha (s - (s W) W^T)) + beta``. When given, ``signs``
     (T, d, batch) int8 and ``projected`` (T, batch, m) receive each step's
@@ -211,7 +211,7 @@ class L1AENetwork(nn.Module):
             if not torch.is_grad_enabled():  # inference: in place, a few buffers
                 x_t = _subgradient_steps_(weight @ y.T, weight, alphas,
                                           *self._affine_parameters())
-                x = x_t.T.contiguous()  # callers get row-major rows, as before
+                x = x_t.T.contiguous()  # callers get row-major rows
                 return torch.relu_(x) if self.nonnegative else x
             if self.reversible:
                 x_t = _ReversibleSubgradientSteps.apply(weight @ y.T, weight, alphas,
