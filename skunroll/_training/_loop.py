@@ -86,21 +86,27 @@ class Run:
             signal.signal(signal.SIGINT, previous)
 
     def state(self):
-        """What a later :meth:`restore` needs to continue these steps (CPU tensors)."""
-        to_cpu = functools.partial(_map_tensors, lambda tensor: tensor.detach().cpu().clone())
-        state = {"optimizer": to_cpu(self.optimizer.state_dict()), "step": self.schedule.step}
+        """What a later :meth:`restore` needs to continue these steps, as NumPy arrays.
+
+        NumPy, not tensors: the estimator then pickles and saves with skops
+        between ``partial_fit`` calls, with no GPU and no torch types in it.
+        """
+        to_numpy = functools.partial(_map_values, torch.Tensor,
+                                     lambda tensor: tensor.detach().cpu().numpy().copy())
+        state = {"optimizer": to_numpy(self.optimizer.state_dict()), "step": self.schedule.step}
         if self.clipper is not None:
-            state["clipper"] = (self.clipper.history.cpu().clone(), self.clipper.n_steps)
+            state["clipper"] = (to_numpy(self.clipper.history), self.clipper.n_steps)
         return state
 
     def restore(self, state, device):
         """Continue from :meth:`state` (optimiser moments, step count, clipping history)."""
-        to_device = functools.partial(_map_tensors, lambda tensor: tensor.to(device))
+        to_device = functools.partial(_map_values, np.ndarray,
+                                      lambda array: torch.from_numpy(np.array(array)).to(device))
         self.optimizer.load_state_dict(to_device(state["optimizer"]))
         self.schedule.step = state["step"]
         if self.clipper is not None and "clipper" in state:
             history, n_steps = state["clipper"]
-            self.clipper.history = history.to(device)
+            self.clipper.history = to_device(history)
             self.clipper.n_steps = n_steps
 
     def _new_optimizer(self):
@@ -263,14 +269,14 @@ class Run:
             self.good_state = copy.deepcopy(self.module.state_dict())
 
 
-def _map_tensors(function, value):
-    """``value`` with ``function`` applied to every tensor in nested dicts / lists."""
-    if isinstance(value, torch.Tensor):
+def _map_values(kind, function, value):
+    """``value`` with ``function`` applied to every ``kind`` in nested dicts / lists."""
+    if isinstance(value, kind):
         return function(value)
     if isinstance(value, dict):
-        return {key: _map_tensors(function, item) for key, item in value.items()}
+        return {key: _map_values(kind, function, item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_map_tensors(function, item) for item in value)
+        return type(value)(_map_values(kind, function, item) for item in value)
     return value
 
 
