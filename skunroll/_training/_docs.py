@@ -11,7 +11,8 @@ from the code), and an estimator adds what is its own through
 """
 
 import inspect
-import textwrap
+
+from ..utils._docstrings import fill_doc, parameter_block, parameter_blocks
 
 #: name -> (type, generic description); in the order they are listed.
 TRAINING_PARAMETERS = {
@@ -88,43 +89,28 @@ TRAINING_ATTRIBUTES = {
     "n_rescues_": ("int", "Number of diverging epochs undone by the rescue."),
 }
 
-_INDENT = " " * 4
-
-
-def _block(name, kind, text, default=inspect.Parameter.empty):
-    head = f"{name} : {kind}"
-    if default is not inspect.Parameter.empty:
-        head += f", default={default!r}".replace("'", '"')
-    body = textwrap.fill(text, width=88, initial_indent=_INDENT * 2,
-                         subsequent_indent=_INDENT * 2)
-    return f"{_INDENT}{head}\n{body}\n"
-
-
 def training_parameters_doc(cls):
     """The numpydoc blocks of the shared parameters that ``cls.__init__`` takes."""
     signature = inspect.signature(cls.__init__).parameters
     notes = getattr(cls, "_training_parameter_notes", {})
-    blocks = []
+    blocks = {}
     for name, (kind, text) in TRAINING_PARAMETERS.items():
         if name not in signature:
             continue
         if name in notes:
             text = f"{text} {notes[name]}"
-        blocks.append(_block(name, kind, text, signature[name].default))
-    return "".join(blocks)
+        blocks[name] = parameter_block(name, kind, text, signature[name].default)
+    return parameter_blocks(blocks, *blocks)
 
 
 def training_attributes_doc():
     """The numpydoc blocks of the attributes the shared loop sets."""
-    return "".join(_block(name, kind, text) for name, (kind, text) in TRAINING_ATTRIBUTES.items())
+    blocks = {name: parameter_block(name, kind, text)
+              for name, (kind, text) in TRAINING_ATTRIBUTES.items()}
+    return parameter_blocks(blocks, *blocks)
 
 
 def fill_training_docs(cls):
     """Fill ``{training_parameters}`` and ``{training_attributes}`` in ``cls.__doc__``."""
-    doc = cls.__dict__.get("__doc__")
-    if not doc or "{training_" not in doc:
-        return
-    # The placeholder stands alone on its line, indented like the blocks.
-    doc = doc.replace(f"{_INDENT}{{training_parameters}}\n", training_parameters_doc(cls))
-    doc = doc.replace(f"{_INDENT}{{training_attributes}}\n", training_attributes_doc())
-    cls.__doc__ = doc
+    fill_doc(training_parameters=training_parameters_doc(cls),
+             training_attributes=training_attributes_doc())(cls)

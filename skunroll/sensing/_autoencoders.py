@@ -13,15 +13,16 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..decoding import DECODERS
+from ..utils._docstrings import fill_doc
 from ..utils._linalg import squared_frobenius
 from ..utils._losses import squared_error_loss
 from ..utils._mixins import DtypePreservingTransformerMixin
 from ..utils._validation import as_csr_or_array, check_inverse_input, check_n_components
-from ._base import MeasurementMixin, with_decoder_docs
+from ._base import DECODER_PIECES, MeasurementMixin
 from ._modules import FeedForwardAutoencoder, LinearReLUAutoencoder
 
 
-@with_decoder_docs
+@fill_doc(**DECODER_PIECES)
 class SimpleAEEncoder(MeasurementMixin, BaseTorchEstimator):
     """The l1-AE paper's "simple AE": a linear encoder learned with a ReLU(linear) decoder.
 

@@ -39,11 +39,8 @@ NOISE_LEVEL_DOC = """Standard deviation of the noise per measurement, for the la
         (predicted embeddings, say)."""
 
 
-def with_decoder_docs(cls):
-    """Class decorator: fill ``{decoder_doc}`` and ``{noise_level_doc}`` in the docstring."""
-    cls.__doc__ = (cls.__doc__.replace("{decoder_doc}", DECODER_DOC)
-                   .replace("{noise_level_doc}", NOISE_LEVEL_DOC))
-    return cls
+#: The pieces measurement estimators' docstrings take with :func:`fill_doc`.
+DECODER_PIECES = {"decoder_doc": DECODER_DOC, "noise_level_doc": NOISE_LEVEL_DOC}
 
 
 class MeasurementMixin(ClassNamePrefixFeaturesOutMixin, DtypePreservingTransformerMixin):

@@ -11,8 +11,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..decoding import DECODERS, BlockModel, GroupModel, model_cosamp_decode
 from ..utils._device import inference_device
+from ..utils._docstrings import fill_doc
 from ..utils._validation import atomic_fit, check_n_components
-from ._base import MeasurementMixin, with_decoder_docs
+from ._base import DECODER_PIECES, MeasurementMixin
 
 _SHARED_PARAMETERS = """
     n_components : int, default=20
@@ -43,9 +44,9 @@ _SHARED_ATTRIBUTES = """
 """
 
 
-def _fill(doc):
-    return doc.replace("{shared_parameters}", _SHARED_PARAMETERS.strip("\n")).replace(
-        "{shared_attributes}", _SHARED_ATTRIBUTES.strip("\n"))
+#: Measurement-baseline docstrings take these pieces; the parameters hold the decoder's.
+_PIECES = {"shared_parameters": _SHARED_PARAMETERS.strip("\n"),
+           "shared_attributes": _SHARED_ATTRIBUTES.strip("\n"), **DECODER_PIECES}
 
 
 class _UntrainedMeasurement(MeasurementMixin, BaseEstimator):
@@ -114,9 +115,9 @@ def dct_rows(rows, n_features):
     return basis
 
 
-@with_decoder_docs
+@fill_doc(**_PIECES)
 class GaussianMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""Random Gaussian measurements ``A_ij ~ N(0, 1/m)``, decoded by l1-min.
+    """Random Gaussian measurements ``A_ij ~ N(0, 1/m)``, decoded by l1-min.
 
     The classical compressed-sensing baseline, with the API of
     :class:`L1AEEncoder` so that comparisons are one line. ``fit`` only
@@ -143,7 +144,7 @@ class GaussianMeasurement(_UntrainedMeasurement):
     >>> X = make_block_sparse(n_samples=50, n_features=100, random_state=0)
     >>> GaussianMeasurement(n_components=60, random_state=0).fit(X).transform(X).shape
     (50, 60)
-    """)
+    """
 
     def _measurement_matrix(self, X, rng):
         return rng.standard_normal((self.n_components, X.shape[1])) / np.sqrt(self.n_components)
@@ -158,9 +159,9 @@ def fourier_rows(frequencies, n_features):
     return rows
 
 
-@with_decoder_docs
+@fill_doc(**_PIECES)
 class PartialFourierMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""Random partial Fourier measurements: random rows of the DFT, as reals.
+    """Random partial Fourier measurements: random rows of the DFT, as reals.
 
     ``ceil(m / 2)`` distinct frequencies drawn at random; each contributes the
     real and the imaginary part of its row of the discrete Fourier transform
@@ -189,7 +190,7 @@ class PartialFourierMeasurement(_UntrainedMeasurement):
     >>> A = PartialFourierMeasurement(8, random_state=0).fit(np.ones((2, 32))).components_
     >>> bool(np.allclose(np.linalg.norm(A, axis=0), 1.0))
     True
-    """)
+    """
 
     def _measurement_matrix(self, X, rng):
         n_features, m = X.shape[1], self.n_components
@@ -201,9 +202,9 @@ class PartialFourierMeasurement(_UntrainedMeasurement):
         return fourier_rows(self.frequencies_, n_features)[:m] / np.sqrt(m / 2)
 
 
-@with_decoder_docs
+@fill_doc(**_PIECES)
 class PCAMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""PCA as a measurement matrix: the data's top m right singular vectors.
+    """PCA as a measurement matrix: the data's top m right singular vectors.
 
     ``A`` holds the ``n_components`` leading right singular vectors of ``X``
     (:class:`~sklearn.decomposition.TruncatedSVD`, uncentred, so sparse data
@@ -232,16 +233,16 @@ class PCAMeasurement(_UntrainedMeasurement):
     >>> X = make_block_sparse(n_samples=300, n_features=100, random_state=0)
     >>> PCAMeasurement(20, decoder="linear", random_state=0).fit(X).components_.shape
     (20, 100)
-    """)
+    """
 
     def _measurement_matrix(self, X, rng):
         svd = TruncatedSVD(self.n_components, algorithm="randomized", n_iter=7, random_state=rng)
         return svd.fit(X).components_.astype(np.float64)
 
 
-@with_decoder_docs
+@fill_doc(**_PIECES)
 class LBCSMeasurement(_UntrainedMeasurement):
-    __doc__ = _fill("""Learning-based compressive subsampling: a basis's m highest-energy rows.
+    """Learning-based compressive subsampling: a basis's m highest-energy rows.
 
     Baldassarre, Li, Scarlett, Gozcu, Bogunovic, Cevher (2016), a baseline of
     Wu et al. (2019): of the rows ``phi_k`` of an orthonormal transform (the
@@ -268,7 +269,7 @@ class LBCSMeasurement(_UntrainedMeasurement):
     >>> X = make_block_sparse(n_samples=300, n_features=100, random_state=0)
     >>> int(LBCSMeasurement(20).fit(X).frequencies_[0])  # the constant row carries most energy
     0
-    """)
+    """
 
     #: Transform rows scored per chunk.
     _CHUNK_ROWS = 256
@@ -285,7 +286,7 @@ class LBCSMeasurement(_UntrainedMeasurement):
         return dct_rows(self.frequencies_, n_features)
 
 
-@with_decoder_docs
+@fill_doc(**DECODER_PIECES)
 class ModelBasedCoSaMP(MeasurementMixin, BaseEstimator):
     """Random measurements decoded by model-based CoSaMP: the l1-AE paper's strongest baseline.
 

@@ -10,9 +10,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..decoding import DECODERS
+from ..utils._docstrings import fill_doc
 from ..utils._losses import squared_error_loss
 from ..utils._validation import as_csr_or_array, check_n_components
-from ._base import MeasurementMixin, with_decoder_docs
+from ._base import DECODER_PIECES, MeasurementMixin
 from ._modules import L1AENetwork
 
 #: What lr_schedule="auto" means under recipe="stable".
@@ -34,7 +35,7 @@ def _orthonormal_columns(weight):
     return q * signs
 
 
-@with_decoder_docs
+@fill_doc(**DECODER_PIECES)
 class L1AEEncoder(MeasurementMixin, BaseTorchEstimator):
     """Learned compressed-sensing measurements by gradient unrolling (l1-AE).
 

@@ -11,16 +11,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._training import to_numpy
 from ..metrics import normalized_code_error
 from ..utils._device import inference_device
+from ..utils._docstrings import fill_doc, parameter_blocks
 from ..utils._losses import squared_error_loss
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array, atomic_fit
-from ._deep_l0_base import _SHARED_DOC, _DeepL0Base
+from ._deep_l0_base import PARAMETER_DOCS, _DeepL0Base
 from ._iterative import optimal_codes
 from ._modules import DeepL0ClassifierNetwork
 
 
+@fill_doc(deep_l0_parameters=parameter_blocks(PARAMETER_DOCS, *PARAMETER_DOCS))
 class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
-    __doc__ = """Deep l0 encoder: unrolled iterative hard thresholding (Wang et al., 2016).
+    """Deep l0 encoder: unrolled iterative hard thresholding (Wang et al., 2016).
 
     A feed-forward network of ``n_steps`` stages ``a <- h(W x + S a)`` with
     ``W``, ``S`` (and thresholds ``theta``) shared across stages and learned,
@@ -37,7 +39,10 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
     converges when ``||D||_2 <= 1``).
 
     Parameters
-    ----------""" + _SHARED_DOC + """
+    ----------
+    {deep_l0_parameters}
+    {training_parameters}
+
     Attributes
     ----------
     dictionary_ : ndarray of shape (n_components, n_features)
@@ -178,8 +183,9 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         return -normalized_code_error(self._optimal_codes(X), predicted)
 
 
+@fill_doc(deep_l0_parameters=parameter_blocks(PARAMETER_DOCS, *PARAMETER_DOCS))
 class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
-    __doc__ = """Deep l0 encoder with a softmax head, trained end to end (task-driven).
+    """Deep l0 encoder with a softmax head, trained end to end (task-driven).
 
     The encoder of :class:`DeepL0Encoder` (initialised the same way from a
     dictionary learned on ``X`` or given) followed by a linear layer, trained
@@ -189,7 +195,10 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     (Table 4), a LISTA encoder tuned with the softmax loss.
 
     Parameters
-    ----------""" + _SHARED_DOC + """
+    ----------
+    {deep_l0_parameters}
+    {training_parameters}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)

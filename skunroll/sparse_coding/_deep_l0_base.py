@@ -23,13 +23,19 @@ _AUTO_ROWS = 2000
 #: The network's nonlinearity for each ``sparsity`` setting.
 _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
 
-_SHARED_DOC = """
+#: The numpydoc blocks of the parameters the deep l0 estimators (and LISTA) share.
+PARAMETER_DOCS = {
+    "n_components": """\
     n_components : int, default=128
         Number of dictionary atoms p (code length).
+""",
+    "sparsity": """\
     sparsity : {"l0", "M"}, default="l0"
         ``"l0"``: the l0-regularised encoder, thresholds
         ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
         pooling keeps the ``n_nonzero_coefs`` largest magnitudes per sample.
+""",
+    "alpha": """\
     alpha : float or "auto", default="auto"
         l0 penalty (the paper's lambda); thresholds start at
         ``sqrt(alpha * step_size)``. ``"auto"`` scales it to the data and the
@@ -38,25 +44,39 @@ _SHARED_DOC = """
         on average (``alpha_``), so that codes are never all zero whatever
         the scale of ``X`` (with ``partial_fit``: on the first call's rows).
         The paper's recipe is ``alpha=0.5`` on data scaled as its own.
+""",
+    "n_nonzero_coefs": """\
     n_nonzero_coefs : int, default=32
         Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
         ``n_components``.
+""",
+    "n_steps": """\
     n_steps : int, default=2
         Number of unrolled stages (the paper's K, 2 by default).
+""",
+    "dictionary": """\
     dictionary : array-like of shape (n_components, n_features), default=None
         Dictionary D (atoms as rows) to initialise from. If None, one is
         learned with :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`.
+""",
+    "step_size": """\
     step_size : float, default=None
         IHT step mu; ``1 / ||D||_2^2`` if None (then IHT converges). The
         network starts at ``W = mu D``, ``S = I - mu D D^T``.
+""",
+    "sigma": """\
     sigma : float, default=0.2
         Initial sigma of HELU_sigma (seed eq. 9), used while training.
+""",
+    "sigma_decay": """\
     sigma_decay : float, default=10.0
         sigma is divided by this after each epoch.
+""",
+    "dictionary_max_iter": """\
     dictionary_max_iter : int, default=5
         Epochs of dictionary learning when ``dictionary`` is None.
-    {training_parameters}
-"""
+""",
+}
 
 
 class _DeepL0Base(BaseTorchEstimator):

@@ -1,22 +1,19 @@
 """LISTAEncoder: learned ISTA (Gregor and LeCun, 2010) on the shared unrolled network."""
 
-import re
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._docstrings import fill_doc, parameter_blocks
 from ._deep_l0 import DeepL0Encoder
-from ._deep_l0_base import _SHARED_DOC
+from ._deep_l0_base import PARAMETER_DOCS
 
 
-def _parameter_docs(*names):
-    """The numpydoc blocks of these parameters, taken from the deep l0 estimators' text."""
-    return "".join(re.search(rf"(?ms)^    {name} :.*?(?=^    \w+ :|\Z)", _SHARED_DOC).group(0)
-                   for name in names)
-
-
+@fill_doc(n_components_doc=parameter_blocks(PARAMETER_DOCS, "n_components"),
+          more_parameters_doc=parameter_blocks(PARAMETER_DOCS, "n_steps", "dictionary",
+                                               "step_size", "dictionary_max_iter"))
 class LISTAEncoder(DeepL0Encoder):
-    __doc__ = """Learned ISTA: unrolled soft thresholding trained to predict lasso codes.
+    """Learned ISTA: unrolled soft thresholding trained to predict lasso codes.
 
     The network of :class:`DeepL0Encoder` with the soft threshold
     ``sign(u) max(|u| - theta, 0)``: ``n_steps`` stages ``a <- h(W x + S a)``
@@ -30,12 +27,13 @@ class LISTAEncoder(DeepL0Encoder):
 
     Parameters
     ----------
-""" + _parameter_docs("n_components") + """    alpha : float or "auto", default="auto"
+    {n_components_doc}
+    alpha : float or "auto", default="auto"
         l1 penalty of the target codes; thresholds start at
         ``alpha * step_size``. ``"auto"``: scaled to the data and the
         dictionary as :class:`DeepL0Encoder`'s (``alpha_``); Gregor and
         LeCun's recipe sets a number.
-""" + _parameter_docs("n_steps", "dictionary", "step_size", "dictionary_max_iter") + """\
+    {more_parameters_doc}
     {training_parameters}
 
     Attributes
