@@ -199,9 +199,34 @@ class TiedReLUAutoencoder(nn.Module):
             self.bias = nn.Parameter(bias)
         else:
             self.register_buffer("bias", bias)
+        # Training state for restarting dead atoms: how often each unit fired
+        # since the last restart, and the latest batch's residuals to aim at.
+        self.register_buffer("n_active", torch.zeros(weight.shape[0], dtype=torch.long),
+                             persistent=False)
+        self.last_residuals = None
 
     def encode(self, y):
         return torch.relu(y @ self.weight.T - self.bias)
+
+    @torch.no_grad()
+    def record_activity(self, codes, residuals):
+        """Count the units that fired on a batch and keep its residuals."""
+        self.n_active += (codes > 0).sum(dim=0)
+        self.last_residuals = residuals.detach()
+
+    @torch.no_grad()
+    def restart_dead_atoms(self):
+        """Point the atoms that never fired since the last call at the largest residuals.
+
+        One residual per dead atom, largest first; then the counts start anew.
+        """
+        if self.last_residuals is not None:
+            dead = torch.nonzero(self.n_active == 0).ravel()
+            norms = self.last_residuals.norm(dim=1)
+            n_restart = min(len(dead), int((norms > 0).sum()))
+            worst = torch.argsort(norms, descending=True)[:n_restart]
+            self.weight[dead[:n_restart]] = self.last_residuals[worst] / norms[worst, None]
+        self.n_active.zero_()
 
     def forward(self, y):
         return self.encode(y) @ self.weight

@@ -236,21 +236,13 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
             return relu_autoencoder_loss(module.weight, X_batch, module.bias)
         codes = module.encode(X_batch)
         residuals = X_batch - codes @ module.weight
-        with torch.no_grad():
-            # What _on_epoch_start needs to find and restart dead atoms.
-            module.n_active += (codes > 0).sum(dim=0)
-            module.last_residuals = residuals.detach()
+        module.record_activity(codes, residuals)
         return torch.sum(residuals**2, dim=1).mean()
 
     def _on_epoch_start(self, module, epoch):
         if self.dead_atoms != "resample":
             return
-        n_active = getattr(module, "n_active", None)
-        if n_active is not None:
-            with torch.no_grad():
-                _restart_dead_atoms(module, n_active == 0, module.last_residuals)
-        module.n_active = torch.zeros(module.weight.shape[0], dtype=torch.long,
-                                      device=module.weight.device)
+        module.restart_dead_atoms()
 
     def _after_step(self, module):
         if self.unit_norm_atoms:
@@ -318,13 +310,3 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
             total += float(np.einsum("ij,ij->", residual, residual))
         return -total / X.shape[0]
 
-
-def _restart_dead_atoms(module, dead, residuals):
-    """Point the ``dead`` atoms at the largest reconstruction residuals, one each."""
-    dead = torch.nonzero(dead).ravel()
-    norms = residuals.norm(dim=1)
-    n_restart = min(len(dead), int((norms > 0).sum()))
-    if n_restart == 0:
-        return
-    worst = torch.argsort(norms, descending=True)[:n_restart]
-    module.weight[dead[:n_restart]] = residuals[worst] / norms[worst, None]
