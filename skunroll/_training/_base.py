@@ -238,13 +238,18 @@ class BaseTorchEstimator(BaseEstimator):
             patience = int(np.clip(math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch),
                                    AUTO_MIN_PATIENCE, AUTO_MAX_PATIENCE))
         schedule = "constant" if self.lr_schedule == "auto" else self.lr_schedule
-        # An estimator whose constraints allow learning_rate="auto" resolves it
-        # in its own _training_plan; nan until then.
-        rate = math.nan if self.learning_rate == "auto" else float(self.learning_rate)
-        return TrainingPlan(optimizer=self.optimizer, learning_rate=rate,
+        return TrainingPlan(optimizer=self.optimizer, learning_rate=self._resolved_learning_rate(),
                             max_epochs=max_epochs, n_iter_no_change=patience, tol=self.tol,
                             lr_schedule=schedule, max_time=self.max_time,
-                            clip_gradients=False, rescue=True)
+                            clip_gradients=False, rescue=True, shuffle=self.shuffle)
+
+    def _resolved_learning_rate(self):
+        """The starting learning rate as a number.
+
+        An estimator whose constraints allow ``learning_rate="auto"`` resolves
+        it here.
+        """
+        return float(self.learning_rate)
 
     def _train(self, X, y=None, side=None, *, incremental=None):
         """Train on validated ``X`` (ndarray or CSR) and store the fitted state.

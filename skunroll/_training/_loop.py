@@ -197,9 +197,7 @@ class Run:
             start = time.perf_counter()
             global_epoch = epoch_offset + epoch
             estimator._on_epoch_start(self.module, global_epoch)
-            # An estimator that does not list shuffle in its __init__ shuffles.
-            shuffle = getattr(estimator, "shuffle", True)
-            order = rng.permutation(n_train) if shuffle else np.arange(n_train)
+            order = rng.permutation(n_train) if self.plan.shuffle else np.arange(n_train)
             train_loss, stopped = self.epoch(train_source, order)
             stop = ("interrupted" if self.interrupted else "max_time") if stopped else None
             if not math.isfinite(train_loss):
@@ -328,7 +326,7 @@ def one_pass(estimator, X, y, side, *, continuing, scale):
     run = Run(estimator, plan, module, device, math.ceil(n_rows / estimator.batch_size))
     if continuing and estimator._optimizer_state is not None:
         run.restore(estimator._optimizer_state, device)
-    if getattr(estimator, "shuffle", True):
+    if plan.shuffle:
         # A new order per call, reproducible from the seed and the call count.
         calls = estimator.n_iter_ if continuing else 0
         order = np.random.RandomState(rng.randint(2**31 - 1) + calls).permutation(n_rows)

@@ -34,6 +34,7 @@ class TrainingPlan:
     max_time: float | None
     clip_gradients: bool
     rescue: bool
+    shuffle: bool
 
 
 class LearningRate:

@@ -382,11 +382,14 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
                                                              block_rows[0], rng)
         return self._network(positions, values, self._structure())
 
+    def _resolved_learning_rate(self):
+        if self.learning_rate == "auto":
+            return _AUTO_LEARNING_RATE[self.objective]
+        return float(self.learning_rate)
+
     def _training_plan(self, n_train):
         plan = super()._training_plan(n_train)
         changes = {}
-        if self.learning_rate == "auto":
-            changes["learning_rate"] = _AUTO_LEARNING_RATE[self.objective]
         if self.lr_schedule == "auto":
             changes["lr_schedule"] = "plateau"
         if self.objective == "few-shot":
