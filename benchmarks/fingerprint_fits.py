@@ -22,6 +22,7 @@ import sys
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
 
@@ -50,6 +51,10 @@ def fitted_arrays(estimator):
     return {name: digest(value) for name, value in sorted(vars(estimator).items())
             if name.endswith("_") and not name.startswith("_")
             and isinstance(value, np.ndarray) and value.dtype != object}
+
+
+def dense(value):
+    return value.toarray() if sp.issparse(value) else value
 
 
 def data(kind):
@@ -85,6 +90,13 @@ def fingerprints(name, cls, seed, extra=None):
             prints["fit/inverse_transform"] = digest(estimator.inverse_transform(Z))
     if hasattr(estimator, "predict"):
         prints["fit/predict"] = digest(estimator.predict(X[:50]))
+    if hasattr(estimator, "decision_function"):
+        prints["fit/decision_function"] = digest(dense(estimator.decision_function(X[:50])))
+    if name == "CompressedLabelClassifier":
+        prints["fit/noise_level_scores_"] = digest(list(estimator.noise_level_scores_.values()))
+        # Sparse labels: the sparse score path.
+        sparse_fit = cls(**settings).fit(X, sp.csr_matrix(y))
+        prints["sparse/decision_function"] = digest(dense(sparse_fit.decision_function(X[:50])))
     if hasattr(estimator, "partial_fit"):
         stream = cls(**settings)
         for rows in (slice(0, 150), slice(150, 300)):

@@ -20,7 +20,7 @@ from skunroll.datasets import load_xml_repository
 from skunroll.exceptions import DecodingWarning
 from skunroll.metrics import ndcg_at_k, precision_at_k
 from skunroll.multilabel import CompressedLabelClassifier
-from skunroll.multilabel._compressed import NOISE_LEVEL_GRID
+from skunroll.multilabel._noise_selection import NOISE_LEVEL_GRID
 from skunroll.sensing import GaussianMeasurement, L1AEEncoder
 
 
@@ -458,7 +458,7 @@ def test_scan_goes_on_through_levels_that_select_nothing():
     assert len(scored) > 3
     if clf.decoder_ != "linear":
         embedding = clf.regressor_.predict(X_train[:50])
-        _, selected = clf._noisy_scores(embedding, clf.noise_level_, return_selected=True)
+        _, selected = clf._noisy_scores(embedding, clf.noise_level_)
         assert selected
 
 

@@ -13,6 +13,7 @@ from skunroll.datasets import make_block_sparse
 from skunroll.decoding import bpdn_decode, lasso_decode, noise_alpha, noise_eps
 from skunroll.exceptions import DecodingWarning
 from skunroll.multilabel import CompressedLabelClassifier
+from skunroll.multilabel._noise_selection import NOISE_LEVEL_GRID
 from skunroll.sensing import GaussianMeasurement, L1AEEncoder
 
 from ._decoding import certify_support, homotopy_only
@@ -166,7 +167,7 @@ def test_default_classifier_decodes_predicted_embeddings_with_the_chosen_lasso()
     levels = list(scores)
     # Every candidate is shown, scanned from the largest level down; those after
     # the scan stopped are NaN.
-    assert len(levels) == len(compressed.NOISE_LEVEL_GRID) and clf.noise_level_ in levels
+    assert len(levels) == len(NOISE_LEVEL_GRID) and clf.noise_level_ in levels
     assert levels == sorted(levels, reverse=True)
     scored = [level for level in levels if np.isfinite(scores[level])]
     assert scored == levels[:len(scored)] and len(scored) >= 3

@@ -17,25 +17,19 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..decoding import NOISY_DECODERS, decode
+from ..decoding import NOISY_DECODERS
 from ..exceptions import DecodingWarning
 from ..metrics import precision_at_k
 from ..sensing import L1AEEncoder
-from ..utils._top_k import dense_top_k
 from ..utils._validation import as_csr_or_array, atomic_fit
+from ._label_scores import noisy_scores, selected_labels, sparse_top_scores
+from ._noise_selection import held_out_predictions, scan_noise_levels
 
 #: Measurements of the default encoder (at most one per label).
 DEFAULT_MEASUREMENTS = 100
 #: Best scores kept per row in a sparse ``decision_function`` (at least ``top_k``).
 N_SPARSE_SCORES = 100
 _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
-#: ``noise_level="auto"``: candidates, as multiples of the held-out residual's
-#: root mean square, for the noise level of predicted embeddings, scanned from
-#: the largest down; 0 is the exact limit (l1-min, or the nearest fit of an
-#: infeasible embedding).
-NOISE_LEVEL_GRID = tuple(2.0**k for k in range(2, -7, -1)) + (0.0,)
-#: At most this many held-out rows are decoded per candidate noise level.
-MAX_SELECTION_ROWS = 1000
 #: Label scores held at once while predicting: rows are scored in blocks of
 #: at most this many (rows x labels) entries, never as one dense n x L matrix.
 SCORE_BLOCK_ELEMENTS = 2**24
@@ -55,17 +49,6 @@ def _seed_unseeded(estimator, random_state):
              and params[name] is None}
     if seeds:
         estimator.set_params(**seeds)
-
-
-def _positive_monotone(scores):
-    """``s + sqrt(s^2 + 1)`` (= ``exp(asinh(s))``): strictly increasing and > 0.
-
-    Neither saturates nor underflows at any score a decoder returns; the
-    negative branch is written as ``1 / (sqrt(s^2 + 1) - s)`` to stay exact.
-    """
-    root = np.hypot(scores, 1.0)
-    with np.errstate(divide="ignore"):
-        return np.where(scores >= 0, scores + root, 1.0 / (root - scores))
 
 
 class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -321,35 +304,6 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         measures = "decoder" in encoder.get_params() and hasattr(encoder, "components_")
         return "lasso-pos" if measures else "auto"
 
-    def _held_out_predictions(self, X, embedding, regressor, rng):
-        """Held-out rows and their predicted embeddings, out of fold.
-
-        With at least ``MAX_SELECTION_ROWS`` rows in ``validation_fraction`` of
-        the data, one split; with fewer, folds of that size in turn (as
-        ``cross_val_predict``) until that many rows are predicted or all are,
-        so that a small data set's choice does not rest on one split.
-        """
-        n_samples = X.shape[0]
-        n_held = int(round(self.validation_fraction * n_samples))
-        if n_held < 1 or n_held >= n_samples:
-            raise ValueError(f"validation_fraction={self.validation_fraction} of {n_samples} "
-                             "samples leaves no rows to hold out or to train on; give more "
-                             "samples or a fixed noise_level.")
-        order = rng.permutation(n_samples)
-        n_folds = max(2, int(round(1 / self.validation_fraction)))
-        folds = (np.array_split(order, n_folds) if n_held < MAX_SELECTION_ROWS
-                 else [order[:n_held]])
-        held_rows, predictions = [], []
-        for held in folds:
-            if sum(map(len, held_rows)) >= MAX_SELECTION_ROWS:
-                break
-            train = np.setdiff1d(order, held, assume_unique=True)
-            predicted = clone(regressor).fit(X[train], embedding[train]).predict(X[held])
-            held_rows.append(held)
-            predictions.append(np.asarray(predicted, dtype=np.float64).reshape(len(held), -1))
-        held = np.concatenate(held_rows)[:MAX_SELECTION_ROWS]
-        return held, np.vstack(predictions)[:MAX_SELECTION_ROWS]
-
     def _held_out_score(self, Y, predicted, noise_level):
         """Precision at ``top_k`` of ``predicted`` decoded at ``noise_level``
         (None: the linear decoder), and whether any label was selected."""
@@ -361,8 +315,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             if noise_level is None:
                 scores = self._linear_scores(predicted[rows])
             else:
-                scores, any_selected = self._noisy_scores(predicted[rows], noise_level,
-                                                          return_selected=True)
+                scores, any_selected = self._noisy_scores(predicted[rows], noise_level)
                 selected |= any_selected
             total += precision_at_k(Y[rows], scores, k=k) * len(scores)
         return total / len(predicted), selected
@@ -372,74 +325,31 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
         Returns the chosen level, or None when the linear decoder scores best.
         """
-        held, predicted = self._held_out_predictions(X, embedding, regressor, rng)
+        held, predicted = held_out_predictions(X, embedding, regressor,
+                                               self.validation_fraction, rng)
         Y_held = Y[held]
         residual_rms = float(np.sqrt(np.mean((predicted - embedding[held]) ** 2)))
-        levels = [multiple * residual_rms for multiple in NOISE_LEVEL_GRID]
-        scores = dict.fromkeys(levels, np.nan)
-        # From the largest level down: smaller levels mean longer homotopy paths,
-        # so the scan stops once two levels that select labels have not improved
-        # on the best. Levels that select nothing tie at the fallback ranking and
-        # say nothing about the decoder, so the scan goes on through them.
-        best, misses, decoding = -np.inf, 0, []
-        for level in levels:
-            if misses == 2:
-                break
-            scores[level], selected = self._held_out_score(Y_held, predicted, level)
-            if not selected:
-                continue
-            decoding.append(level)
-            misses = 0 if scores[level] > best else misses + 1
-            best = max(best, scores[level])
-        scores["linear"], _ = self._held_out_score(Y_held, predicted, None)
-        self.noise_level_scores_ = scores
-        if not decoding or scores["linear"] > best:
-            return None
-        # On ties the larger level (a shorter path).
-        return max(level for level in decoding if scores[level] == best)
+        chosen, self.noise_level_scores_ = scan_noise_levels(
+            lambda level: self._held_out_score(Y_held, predicted, level), residual_rms)
+        return chosen
 
     # -------------------------------------------------------------- predict
     def _linear_scores(self, embedding):
         return embedding @ np.asarray(self.encoder_.components_, dtype=np.float64)
 
-    def _noisy_scores(self, embedding, noise_level, return_selected=False):
-        """Noise-aware decoding; labels left at zero rank after the selected ones.
-
-        With ``return_selected``, also whether the decoder selected any label.
-        """
-        A = np.asarray(self.encoder_.components_, dtype=np.float64)
-        positive = self.decoder_.endswith("-pos")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DecodingWarning)
-            decoded, info = decode(A, embedding, self.decoder_, noise_level=noise_level,
-                                   device=getattr(self.encoder_, "device", "cpu"),
-                                   n_jobs=getattr(self.encoder_, "n_jobs", None),
-                                   return_info=True)
-        failed = ~info["success"]
-        if failed.any():
-            warnings.warn(f"{failed.sum()} of {len(embedding)} predicted embeddings could not be "
-                          f"decoded by {self.decoder_!r}; they are scored by the linear decoder "
-                          "A^T z instead.", DecodingWarning, stacklevel=2)
-            decoded[failed] = self._linear_scores(embedding[failed])
-        # Labels left at zero rank below every selected one, by how much each
-        # would reduce the residual on its own (OMP's rule: A_j'r / ||A_j||), the
-        # order in which they would enter as the noise level falls.
-        residual = embedding - np.where(failed[:, None], 0.0, decoded) @ A.T
-        column_norms = np.linalg.norm(A, axis=0)
-        gain = (residual @ A) / np.where(column_norms > 0, column_norms, 1.0)
-        below = gain - gain.max(axis=1, keepdims=True) - 1.0
-        below -= np.abs(decoded).max(axis=1, keepdims=True, initial=0.0) * (not positive)
-        scores = np.where((decoded != 0) | failed[:, None], decoded, below)
-        if return_selected:
-            return scores, bool(np.any(decoded[~failed] != 0))
-        return scores
+    def _noisy_scores(self, embedding, noise_level):
+        """Noise-aware decoding scores, and whether any label was selected."""
+        return noisy_scores(np.asarray(self.encoder_.components_, dtype=np.float64), embedding,
+                            self.decoder_, noise_level,
+                            device=getattr(self.encoder_, "device", "cpu"),
+                            n_jobs=getattr(self.encoder_, "n_jobs", None))
 
     def _decode(self, embedding):
         """Dense label scores for a chunk of predicted embeddings."""
         if self.decoder_ == "linear":
             return self._linear_scores(embedding)
         if self.decoder_ in NOISY_DECODERS:
-            return self._noisy_scores(embedding, self.noise_level_)
+            return self._noisy_scores(embedding, self.noise_level_)[0]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DecodingWarning)
             scores = self.encoder_.inverse_transform(embedding)
@@ -482,34 +392,6 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_columns))
         return np.vstack(blocks) if blocks else np.empty((0, n_columns))
 
-    def _sparse_scores(self, scores):
-        """CSR with the best ``max(100, top_k)`` scores of each row, mapped above 0.
-
-        The implicit zeros of a sparse matrix rank every missing label; stored
-        scores must all rank above them, for ``toarray().argmax`` and
-        scikit-learn's ranking functions as for ``precision_at_k``.
-        """
-        keep = min(max(N_SPARSE_SCORES, self.top_k), scores.shape[1])
-        top = dense_top_k(scores, keep)
-        rows = np.repeat(np.arange(len(scores)), keep)
-        kept = np.take_along_axis(scores, top, axis=1)
-        # In a row with no negative score, zeros tie with the labels left out:
-        # they are left out too (an LP vertex keeps at most m labels).
-        stored = (kept != 0) | (kept.min(axis=1, keepdims=True) < 0)
-        return sp.csr_matrix((_positive_monotone(kept[stored]), (rows[stored.ravel()],
-                                                                top[stored])), shape=scores.shape)
-
-    def _selected_labels(self, scores):
-        """0/1 block: the ``top_k`` best labels per row, or those at or above ``threshold``."""
-        if self.threshold is not None:
-            selected = scores >= self.threshold
-        else:
-            top = dense_top_k(scores, min(self.top_k, scores.shape[1]))
-            selected = np.zeros(scores.shape, dtype=bool)
-            np.put_along_axis(selected, top, True, axis=1)
-        selected = selected.astype(np.int64)
-        return sp.csr_matrix(selected) if self.sparse_output_ else selected
-
     def decision_function(self, X):
         """Label scores of ``X``.
 
@@ -531,7 +413,8 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             scores = self._stack(blocks, self.n_labels_)
             return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
         if self.sparse_output_:
-            blocks = [self._sparse_scores(block) for block in blocks]
+            keep = max(N_SPARSE_SCORES, self.top_k)
+            blocks = [sparse_top_scores(block, keep) for block in blocks]
         return self._stack(blocks, self.n_labels_)
 
     def predict(self, X):
@@ -551,7 +434,9 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         if self._one_hot:
             best = [block.argmax(axis=1) for block in chunks]
             return self.classes_[np.concatenate(best) if best else np.empty(0, dtype=int)]
-        blocks = [self._selected_labels(block) for block in chunks]
+        blocks = [selected_labels(block, self.top_k, self.threshold) for block in chunks]
+        if self.sparse_output_:
+            blocks = [sp.csr_matrix(block) for block in blocks]
         return self._stack(blocks, self.n_labels_)
 
     def score(self, X, y, sample_weight=None):
