@@ -1,6 +1,5 @@
 """CompressedLabelClassifier: multi-label learning through a compressed label space."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,11 +17,10 @@ from sklearn.utils.validation import (
 )
 
 from ..decoding import NOISY_DECODERS
-from ..exceptions import DecodingWarning
 from ..metrics import precision_at_k
 from ..sensing import L1AEEncoder
-from ..utils._validation import as_csr_or_array, atomic_fit
-from ._label_scores import noisy_scores, selected_labels, sparse_top_scores
+from ..utils._validation import as_csr_or_array, atomic_fit, seed_unseeded
+from ._label_scores import encoder_scores, noisy_scores, selected_labels, sparse_top_scores
 from ._noise_selection import held_out_predictions, scan_noise_levels
 
 #: Measurements of the default encoder (at most one per label).
@@ -33,22 +31,6 @@ _ENCODER_DECODERS = ("l1-min-pos", "l1-min", "unrolled")
 #: Label scores held at once while predicting: rows are scored in blocks of
 #: at most this many (rows x labels) entries, never as one dense n x L matrix.
 SCORE_BLOCK_ELEMENTS = 2**24
-
-
-def _seed_unseeded(estimator, random_state):
-    """Give every ``random_state`` parameter of ``estimator`` that is None a seed.
-
-    Without a ``random_state`` of the meta-estimator (None), nothing changes.
-    """
-    if random_state is None:
-        return
-    params = estimator.get_params(deep=True)
-    seeds = {name: random_state.randint(np.iinfo(np.int32).max)
-             for name in sorted(params)
-             if (name == "random_state" or name.endswith("__random_state"))
-             and params[name] is None}
-    if seeds:
-        estimator.set_params(**seeds)
 
 
 class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -275,7 +257,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         random_state = (None if self.random_state is None
                         else check_random_state(self.random_state))
         for part in (encoder, regressor):
-            _seed_unseeded(part, random_state)
+            seed_unseeded(part, random_state)
         self.encoder_ = encoder.fit(Y)
         self.decoder_ = self._resolve_decoder(self.encoder_)
         if self.decoder_ in ("linear", *NOISY_DECODERS) and not hasattr(self.encoder_,
@@ -350,26 +332,7 @@ class CompressedLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             return self._linear_scores(embedding)
         if self.decoder_ in NOISY_DECODERS:
             return self._noisy_scores(embedding, self.noise_level_)[0]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DecodingWarning)
-            scores = self.encoder_.inverse_transform(embedding)
-        nearest = [w for w in caught if "nearest" in str(w.message)]
-        if nearest:
-            warnings.warn(f"predicted embeddings: {nearest[0].message}", DecodingWarning,
-                          stacklevel=2)
-        scores = np.array(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float64)
-        failed = ~np.all(np.isfinite(scores), axis=1)
-        if failed.any():
-            if not hasattr(self.encoder_, "components_"):
-                raise ValueError(f"{failed.sum()} rows could not be decoded and the encoder has "
-                                 "no components_ for the linear fallback.")
-            warnings.warn(
-                f"{failed.sum()} of {len(scores)} predicted embeddings could not be decoded "
-                "(infeasible LP); they are scored by the linear decoder A^T z instead.",
-                DecodingWarning, stacklevel=2,
-            )
-            scores[failed] = self._linear_scores(embedding[failed])
-        return scores
+        return encoder_scores(self.encoder_, embedding)
 
     def _score_chunks(self, X):
         """Dense label scores of ``X``, a block of rows at a time (``SCORE_BLOCK_ELEMENTS`` each).

@@ -82,3 +82,31 @@ def selected_labels(scores, top_k, threshold):
     selected = np.zeros(scores.shape, dtype=np.int64)
     np.put_along_axis(selected, top, 1, axis=1)
     return selected
+
+
+def encoder_scores(encoder, embedding):
+    """Label scores from the encoder's own decoder (``inverse_transform``), as dense float64.
+
+    Rows it cannot decode (not finite) are scored by the linear decoder
+    ``A^T z``, with a :class:`~skunroll.exceptions.DecodingWarning`.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DecodingWarning)
+        scores = encoder.inverse_transform(embedding)
+    nearest = [w for w in caught if "nearest" in str(w.message)]
+    if nearest:
+        warnings.warn(f"predicted embeddings: {nearest[0].message}", DecodingWarning,
+                      stacklevel=3)
+    scores = np.array(scores.toarray() if sp.issparse(scores) else scores, dtype=np.float64)
+    failed = ~np.all(np.isfinite(scores), axis=1)
+    if failed.any():
+        if not hasattr(encoder, "components_"):
+            raise ValueError(f"{failed.sum()} rows could not be decoded and the encoder has "
+                             "no components_ for the linear fallback.")
+        warnings.warn(
+            f"{failed.sum()} of {len(scores)} predicted embeddings could not be decoded "
+            "(infeasible LP); they are scored by the linear decoder A^T z instead.",
+            DecodingWarning, stacklevel=3,
+        )
+        scores[failed] = embedding[failed] @ np.asarray(encoder.components_, dtype=np.float64)
+    return scores

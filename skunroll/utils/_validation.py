@@ -73,3 +73,19 @@ def atomic_fit(fit):
             raise
 
     return _fit_context(prefer_skip_nested_validation=False)(restoring)
+
+
+def seed_unseeded(estimator, random_state):
+    """Give every ``random_state`` parameter of ``estimator`` that is None a seed.
+
+    Without a ``random_state`` of the meta-estimator (None), nothing changes.
+    """
+    if random_state is None:
+        return
+    params = estimator.get_params(deep=True)
+    seeds = {name: random_state.randint(np.iinfo(np.int32).max)
+             for name in sorted(params)
+             if (name == "random_state" or name.endswith("__random_state"))
+             and params[name] is None}
+    if seeds:
+        estimator.set_params(**seeds)
