@@ -35,9 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy.sparse.linalg import svds
 from sklearn.utils.extmath import randomized_svd
 
+from ._scw import countsketch_matrix
 from ._statistics import average_matrix, row_gram, top_subspace_gram
 
 
@@ -300,3 +302,26 @@ def _start_few_shot(data, positions, values, n_rows, rng):
 #: learned block, from its random start.
 INITIALISATIONS = {"random": _start_random, "inner-product": _start_inner_product,
                    "greedy": _start_greedy, "few-shot": _start_few_shot}
+
+
+def numpy_rng(generator):
+    """A numpy RNG seeded from the torch generator of ``torch_generator(random_state)``."""
+    return np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+
+
+def sketch_block_rows(sketch, sketch_size):
+    """Rows of each CountSketch block: learned, then random for the mixed sketches."""
+    if sketch.startswith("mixed"):
+        learned = sketch_size // 2
+        return [learned, sketch_size - learned]
+    return [sketch_size]
+
+
+def fixed_sketch(sketch, n, sketch_size, rng):
+    """The fitted attributes of an untrained ``"random"`` or ``"gaussian"`` sketch."""
+    if sketch == "gaussian":
+        matrix = rng.normal(size=(sketch_size, n)) / np.sqrt(sketch_size)
+        return {"sketch_": matrix, "positions_": None, "values_": None}
+    positions, values = random_countsketch(n, [sketch_size], rng)
+    return {"sketch_": countsketch_matrix(positions, values, sketch_size),
+            "positions_": positions, "values_": values}

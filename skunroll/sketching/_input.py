@@ -129,3 +129,21 @@ def matrix_at(flat, index, shape):
     if sp.issparse(flat):
         return sp.csr_matrix(flat[index].reshape(shape))
     return flat[index].reshape(shape)
+
+
+def check_sketch_sizes(n_components, sketch_size, sketch, shape):
+    """Raise if a sketch of ``sketch_size`` rows cannot give rank ``n_components`` of ``shape``."""
+    n, d = shape
+    if n_components > min(n, d):
+        raise ValueError(
+            f"n_components={n_components} must be <= min(n, d)={min(n, d)} for "
+            f"matrices of shape {shape}."
+        )
+    if sketch_size < n_components:
+        raise ValueError(
+            f"sketch_size={sketch_size} must be >= n_components={n_components}: "
+            "SCW cannot return rank k from fewer than k sketched rows."
+        )
+    if sketch.startswith("mixed") and sketch_size < 2:
+        raise ValueError(f"sketch={sketch!r} needs sketch_size >= 2 (a learned and a "
+                         "random half).")

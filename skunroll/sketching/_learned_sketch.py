@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from joblib import Parallel, delayed
 from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,9 +14,16 @@ from sklearn.utils.validation import check_is_fitted
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._device import torch_generator
 from ..utils._mixins import DtypePreservingTransformerMixin
-from ._init import INITIALISATIONS, TrainingMatrices, random_countsketch
-from ._input import matrix_at, validate_matrices
-from ._modules import CountSketch
+from ._init import (
+    INITIALISATIONS,
+    TrainingMatrices,
+    fixed_sketch,
+    numpy_rng,
+    random_countsketch,
+    sketch_block_rows,
+)
+from ._input import check_sketch_sizes, matrix_at, validate_matrices
+from ._modules import countsketch_network
 from ._objectives import OBJECTIVES
 from ._scw import countsketch_matrix, scw_factors
 from ._statistics import (
@@ -31,11 +37,6 @@ _SKETCHES = {"learned", "random", "gaussian", "tensor", "mixed-joint", "mixed-se
 _INITS = {"random", "inner-product", "few-shot", "greedy"}
 #: learning_rate="auto" per objective (matrices at spectral_norm=10).
 _AUTO_LEARNING_RATE = {"scw": 30.0, "few-shot": 10.0}
-
-
-def _numpy_rng(generator):
-    """A numpy RNG seeded from the torch generator of ``torch_generator(random_state)``."""
-    return np.random.RandomState(int(torch.randint(2**31 - 1, (1,), generator=generator)))
 
 
 class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin,
@@ -83,47 +84,30 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         CountSketch half is appended (Mixed (S)). Mixed sketches keep the
         random half's worst-case guarantee.
     init : {"greedy", "random", "inner-product", "few-shot"}, default="greedy"
-        Initial positions and values of the learned rows. ``"random"``: a
-        random hash with +-1 values (the paper's recipe, with
-        ``lr_schedule="constant"``). ``"greedy"``: positions and
-        values found together by a greedy search, in seconds: every row of
-        the matrices moves to the bucket that most raises
-        ``sum_b lambda_max(G[B_b, B_b])``, ``G = sum_j A_j A_j^T`` over the
-        rescaled training matrices (n x n), and each bucket's values are the
-        top eigenvector of its block of ``G``. The objective bounds the
-        error of projecting every training matrix onto the row space of
-        ``S A`` (``skunroll/sketching/_init.py`` derives it), and a move's
-        effect is bounded in closed form, so all m buckets of a row are
-        scored at once. This replaces the exact SCW evaluation of each
-        candidate in Li et al.'s greedy search (ICLR 2023, 6,300 s on their
-        Logo data) by that bound; the search stops after a sweep without
-        a move, 10 sweeps or ``max_time``. ``"few-shot"``: random positions,
-        and each bucket's values in closed form, the top left singular
-        vector of the bucket's rows of the top-k left singular vectors of
-        ``n_shots`` training matrices side by side (the one-shot sketch of
-        Indyk, Wagner, Woodruff, NeurIPS 2021). ``"inner-product"``: positions
-        chosen from the data (Li et al., ICLR 2023): on the average training
-        matrix, ``m`` bucket heads are drawn by ridge leverage scores
-        (lambda = ``||A - [A]_k||_F^2 / k``), every row goes to the head with
-        the largest absolute cosine similarity, and each bucket's values are
-        the top left singular vector of its rows; the values are then trained
-        as usual (to use the initialisation alone, set ``max_epochs=1``, a
-        tiny ``learning_rate`` and ``early_stopping=False``; the same holds
-        for the other initialisations). Ignored for the sketches that are
-        not trained.
+        Initial positions and values of the learned rows (the trained values
+        start there; the :ref:`user guide <sketching>` derives each).
+        ``"random"``: a random hash with +-1 values (the paper's recipe, with
+        ``lr_schedule="constant"``). ``"greedy"``: positions and values found
+        together in seconds: each row of the matrices moves to the bucket that
+        most raises ``sum_b lambda_max(G[B_b, B_b])``, ``G = sum_j A_j A_j^T``
+        over the rescaled training matrices, each bucket's values the top
+        eigenvector of its block (a bound in place of the exact SCW evaluation
+        of Li et al.'s greedy search, ICLR 2023); it stops after a sweep
+        without a move, 10 sweeps or ``max_time``. ``"few-shot"``: random
+        positions, values in closed form from the top-k left singular vectors
+        of ``n_shots`` training matrices (Indyk, Wagner, Woodruff, NeurIPS
+        2021). ``"inner-product"``: bucket heads drawn by ridge leverage scores
+        of the average training matrix, rows sent to the most similar head (Li
+        et al., ICLR 2023). Ignored for the sketches that are not trained.
     objective : {"scw", "few-shot"}, default="scw"
         What SGD minimises over the learned values. ``"scw"``: the SCW
         error ``||A - SCW(S, A)||_F`` of each training matrix (the paper),
         one SVD of ``S A`` per matrix and step. ``"few-shot"``: the
-        FewShotSGD objective of Indyk, Wagner, Woodruff (NeurIPS 2021),
-        ``||U_k^T S^T S U - [I_k 0]||_F^2`` over the left singular vectors
-        ``U`` of ``n_shots`` training matrices (computed once); no SVD in
-        the loop. Here the columns of ``U`` past the k-th are weighted by
-        ``s_i / s_k`` (their singular values relative to the k-th): the
-        unweighted loss is dominated by directions of near-zero singular
-        value and, on video frames, ends worse than the random sketch it
-        starts from. Nothing is held out of so few matrices: early stopping
-        watches the training loss. ``init="inner-product"`` needs ``"scw"``.
+        FewShotSGD objective of Indyk, Wagner, Woodruff (NeurIPS 2021) over
+        the left singular vectors of ``n_shots`` training matrices, their
+        columns past the k-th weighted by ``s_i / s_k``; no SVD in the loop,
+        nothing held out (early stopping watches the training loss).
+        ``init="inner-product"`` needs ``"scw"``.
     n_shots : int, default=3
         Number of training matrices (drawn with ``random_state``) whose
         singular vectors ``init="few-shot"`` and ``objective="few-shot"``
@@ -175,12 +159,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
     flattened 2-D input, a 2-D array of the flattened approximations (so the
     estimator works as a denoising step in a :class:`~sklearn.pipeline.Pipeline`).
 
-    Training differentiates through the SCW algorithm with autograd. The row
-    space of ``S A`` is obtained by a QR factorisation of a well-conditioned
-    spanning set (numerical rank found without gradient), and only
-    eigenvalues of ``(A V)^T A V`` are differentiated, so coinciding or zero
-    singular values (empty buckets, rank-deficient ``S A``) give finite
-    gradients.
+    Training differentiates through the SCW algorithm with autograd, with
+    finite gradients at coinciding or zero singular values (the user guide
+    says how).
 
     References
     ----------
@@ -276,24 +257,15 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
     def _fit(self, X, y=None, *, incremental=None, classes=None):
         warm = self._is_warm(incremental)
         flat, shape, _ = validate_matrices(self, X, self.matrix_shape, reset=not warm)
-        n, d = shape
-        if self.n_components > min(n, d):
-            raise ValueError(
-                f"n_components={self.n_components} must be <= min(n, d)={min(n, d)} for "
-                f"matrices of shape {shape}."
-            )
-        if self.sketch_size < self.n_components:
-            raise ValueError(
-                f"sketch_size={self.sketch_size} must be >= n_components={self.n_components}: "
-                "SCW cannot return rank k from fewer than k sketched rows."
-            )
-        if self.sketch.startswith("mixed") and self.sketch_size < 2:
-            raise ValueError(f"sketch={self.sketch!r} needs sketch_size >= 2 (a learned and a "
-                             "random half).")
+        check_sketch_sizes(self.n_components, self.sketch_size, self.sketch, shape)
         self.matrix_shape_ = shape
 
         if self.sketch in ("random", "gaussian"):
-            return self._draw_fixed_sketch(n)
+            # The same stream as a trained sketch's start: with one seed,
+            # sketch="random" is the hash that sketch="learned" starts from.
+            rng = numpy_rng(torch_generator(self.random_state)[0])
+            return self._store_untrained(fixed_sketch(self.sketch, shape[0], self.sketch_size,
+                                                      rng))
         if self.sketch == "tensor":
             sketch = tensor_sketch(flat, shape, self._scales(flat, shape), self.sketch_size)
             return self._store_untrained({"sketch_": sketch,
@@ -320,32 +292,12 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         return super()._split_for_validation(arrays, rng)
 
     def _shot_indices(self, n_matrices):
-        seed = _numpy_rng(torch_generator(self.random_state)[0]).randint(2**31 - 1)
+        seed = numpy_rng(torch_generator(self.random_state)[0]).randint(2**31 - 1)
         rng = np.random.RandomState(seed)
         return np.sort(rng.choice(n_matrices, size=min(self.n_shots, n_matrices), replace=False))
 
-    def _draw_fixed_sketch(self, n):
-        # The same stream as a trained sketch's start: with one seed,
-        # sketch="random" is the hash that sketch="learned" starts from.
-        rng = _numpy_rng(torch_generator(self.random_state)[0])
-        if self.sketch == "gaussian":
-            sketch = rng.normal(size=(self.sketch_size, n)) / np.sqrt(self.sketch_size)
-            return self._store_untrained({"sketch_": sketch, "positions_": None, "values_": None})
-        positions, values = random_countsketch(n, [self.sketch_size], rng)
-        return self._store_untrained({
-            "sketch_": countsketch_matrix(positions, values, self.sketch_size),
-            "positions_": positions,
-            "values_": values,
-        })
-
     def _scales(self, flat, shape):
         return rescaling_factors(flat, shape, self.spectral_norm, self.n_jobs)
-
-    def _block_rows(self):
-        if self.sketch.startswith("mixed"):
-            learned = self.sketch_size // 2
-            return [learned, self.sketch_size - learned]
-        return [self.sketch_size]
 
     def _structure(self):
         return {
@@ -355,21 +307,9 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             "matrix_shape": self.matrix_shape_,
         }
 
-    def _network(self, positions, values, structure):
-        # mixed-separate trains its learned half alone: the random half is
-        # kept in the module but not applied until training is over.
-        n_active = 1 if structure["sketch"] == "mixed-separate" else positions.shape[0]
-        return CountSketch(
-            torch.as_tensor(positions),
-            torch.as_tensor(values, dtype=torch.float32),
-            n_rows=structure["sketch_size"],
-            n_learned=1,
-            n_active=n_active,
-        )
-
     def _build_module(self, X, generator, y=None, side=None):
-        rng = _numpy_rng(generator)
-        block_rows = self._block_rows()
+        rng = numpy_rng(generator)
+        block_rows = sketch_block_rows(self.sketch, self.sketch_size)
         n = self.matrix_shape_[0]
         positions, values = random_countsketch(n, block_rows, rng)
         # Under objective="few-shot" the samples are the shots' U_j diag(s_j) (n x r).
@@ -380,7 +320,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
             max_time=self.max_time)
         positions[0], values[0] = INITIALISATIONS[self.init](data, positions[0], values[0],
                                                              block_rows[0], rng)
-        return self._network(positions, values, self._structure())
+        return countsketch_network(positions, values, self._structure())
 
     def _resolved_learning_rate(self):
         if self.learning_rate == "auto":
@@ -400,7 +340,7 @@ class LearnedSketchLowRank(OneToOneFeatureMixin, DtypePreservingTransformerMixin
         return replace(plan, **changes)
 
     def _module_from_attributes(self):
-        return self._network(self.positions_, self.values_, self._fitted_structure)
+        return countsketch_network(self.positions_, self.values_, self._fitted_structure)
 
     def _batch_loss(self, module, X_batch, y_batch, side_batch):
         return OBJECTIVES[self.objective](module, X_batch, side_batch[:, 0], self.n_components,

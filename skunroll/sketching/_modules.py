@@ -75,6 +75,18 @@ class CountSketch(nn.Module):
         return few_shot_loss(self.apply(U), n_components)
 
 
+def countsketch_network(positions, values, structure):
+    """The trainable CountSketch of a fit, from its blocks' positions and values.
+
+    ``structure`` holds the fit's ``sketch`` and ``sketch_size``.
+    """
+    # mixed-separate trains its learned half alone: the random half is kept
+    # in the module but not applied until training is over.
+    n_active = 1 if structure["sketch"] == "mixed-separate" else positions.shape[0]
+    return CountSketch(torch.as_tensor(positions), torch.as_tensor(values, dtype=torch.float32),
+                       n_rows=structure["sketch_size"], n_learned=1, n_active=n_active)
+
+
 def right_multiply(A, V):
     """``A @ V`` for dense or :class:`SparseMatrices` ``A`` and ``V`` of shape (B, d, r)."""
     if isinstance(A, SparseMatrices):
