@@ -18,7 +18,7 @@ from ..utils._logging import report
 from ..utils._threads import limit_torch_threads, torch_threads
 from ..utils._validation import as_csr_or_array, atomic_fit, validate_features
 from ._docs import fill_training_docs
-from ._loop import History, Run, all_finite, call_back, epoch_message, one_pass
+from ._loop import History, Run, all_finite, call_back, epoch_message, one_pass, warn_on_stop
 from ._plan import (
     AUTO_MAX_EPOCHS,
     AUTO_MAX_PATIENCE,
@@ -283,7 +283,7 @@ class BaseTorchEstimator(BaseEstimator):
 
         with run.interruptible():
             fitted = run.train_epochs(train_source, val_source, rng, n_train, warm=warm)
-        self._warn_on_stop(fitted.stop, plan, fitted.n_iter)
+        warn_on_stop(type(self).__name__, fitted.stop, plan, fitted.n_iter)
         self._store_fitted(
             self._attributes_from_module(module), fitted.history,
             n_iter=fitted.n_iter,
@@ -366,26 +366,6 @@ class BaseTorchEstimator(BaseEstimator):
         val_idx, train_idx = np.sort(permutation[:n_val]), np.sort(permutation[n_val:])
         return (tuple(None if a is None else a[train_idx] for a in arrays),
                 tuple(None if a is None else a[val_idx] for a in arrays))
-
-    def _warn_on_stop(self, stop, plan, n_epochs):
-        if stop == "interrupted":
-            warnings.warn(
-                f"{type(self).__name__}: training interrupted (Ctrl-C) in epoch {n_epochs}; the "
-                "estimator is fitted with the best weights so far (press Ctrl-C twice to abort "
-                "the fit instead).", ConvergenceWarning, stacklevel=2,
-            )
-        elif stop == "max_time":
-            warnings.warn(
-                f"{type(self).__name__} stopped after max_time={plan.max_time} s, in epoch "
-                f"{n_epochs}.", ConvergenceWarning, stacklevel=2,
-            )
-        elif stop is None and plan.lr_schedule != "cosine":
-            # A cosine schedule ends at max_epochs by design (its step has reached 0).
-            warnings.warn(
-                f"{type(self).__name__} stopped after max_epochs={plan.max_epochs} epochs and "
-                "the loss was still improving. Consider increasing max_epochs.",
-                ConvergenceWarning, stacklevel=2,
-            )
 
     def _store_fitted(self, attributes, history, *, n_iter, n_steps=0, n_rescues=0,
                       best_validation_score=None, best_loss=None, validated=False):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ..utils._device import resolve_device, torch_generator
@@ -352,3 +353,25 @@ def call_back(estimator, record):
     for callback in getattr(estimator, "callbacks", None) or ():
         stop = bool(callback(dict(record))) or stop
     return stop
+
+
+def warn_on_stop(name, stop, plan, n_epochs):
+    """The ConvergenceWarning for a run that ended otherwise than by converging."""
+    if stop == "interrupted":
+        warnings.warn(
+            f"{name}: training interrupted (Ctrl-C) in epoch {n_epochs}; the "
+            "estimator is fitted with the best weights so far (press Ctrl-C twice to abort "
+            "the fit instead).", ConvergenceWarning, stacklevel=2,
+        )
+    elif stop == "max_time":
+        warnings.warn(
+            f"{name} stopped after max_time={plan.max_time} s, in epoch "
+            f"{n_epochs}.", ConvergenceWarning, stacklevel=2,
+        )
+    elif stop is None and plan.lr_schedule != "cosine":
+        # A cosine schedule ends at max_epochs by design (its step has reached 0).
+        warnings.warn(
+            f"{name} stopped after max_epochs={plan.max_epochs} epochs and "
+            "the loss was still improving. Consider increasing max_epochs.",
+            ConvergenceWarning, stacklevel=2,
+        )
