@@ -143,80 +143,112 @@ def pdhg_lp(A, Y, *, positive, z0=None, w0=None, tol=1e-6, max_iter=20000, check
     w = torch.zeros(n_rows, A.shape[0], dtype=dtype, device=device) if w0 is None \
         else w0 / B.row_scale
     omega = (cost.norm() / target.norm(dim=1).clamp(min=1e-300)).clamp(1e-4, 1e4)
+    state = _PDHGRows(z, w, omega, target)
     step = 0.95 / B.norm
     out_z, out_w = z.clone(), w.clone()
     converged = torch.zeros(n_rows, dtype=torch.bool, device=device)
     iterations = torch.zeros(n_rows, dtype=torch.long, device=device)
     live = torch.arange(n_rows, device=device)
-    z_sum, w_sum = torch.zeros_like(z), torch.zeros_like(w)
-    restart_z, restart_w = z.clone(), w.clone()
-    restart_kkt = torch.full((n_rows,), torch.inf, dtype=dtype, device=device)
-    last_kkt = restart_kkt.clone()
-    since = torch.zeros(n_rows, dtype=dtype, device=device)
     for iteration in range(1, max_iter + 1):
-        tau, sigma = (step / omega)[:, None], (step * omega)[:, None]
-        z_next = (z - tau * (cost - B.adjoint(w))).clamp_(min=0.0)
-        w = w + sigma * (target - B.forward(2.0 * z_next - z))
-        z = z_next
-        z_sum += z
-        w_sum += w
-        since += 1.0
+        state.iterate(B, cost, step)
         if iteration % check_every and iteration != max_iter:
             continue
-        y = Y[live]
-        z_mean, w_mean = z_sum / since[:, None], w_sum / since[:, None]
-        errors = [torch.stack(_lp_kkt(B, zz, ww, y), dim=1) for zz, ww in
-                  ((z, w), (z_mean, w_mean))]
-        kkt = [error.norm(dim=1) for error in errors]
-        use_average = kkt[1] < kkt[0]
-        candidate_z = torch.where(use_average[:, None], z_mean, z)
-        candidate_w = torch.where(use_average[:, None], w_mean, w)
-        candidate_kkt = torch.minimum(kkt[0], kkt[1])
-        best = torch.where(use_average[:, None], errors[1], errors[0])
-        done = (best <= tol).all(dim=1)
+        candidate_z, candidate_w, candidate_kkt, done = state.candidate(B, Y[live], tol)
         iterations[live] = iteration
-        restart = ((candidate_kkt <= _SUFFICIENT * restart_kkt)
-                   | ((candidate_kkt <= _NECESSARY * restart_kkt) & (candidate_kkt > last_kkt))
-                   | (since >= _ARTIFICIAL * iteration))
-        last_kkt = candidate_kkt
-        if bool(restart.any()):
-            dz = (candidate_z - restart_z).norm(dim=1)
-            dw = (candidate_w - restart_w).norm(dim=1)
-            rebalance = restart & (dz > 1e-10) & (dw > 1e-10)
-            omega = torch.where(rebalance, torch.exp(0.5 * torch.log(dw.clamp(min=1e-300)
-                                                                     / dz.clamp(min=1e-300))
-                                                     + 0.5 * torch.log(omega)), omega)
-            z = torch.where(restart[:, None], candidate_z, z)
-            w = torch.where(restart[:, None], candidate_w, w)
-            restart_z = torch.where(restart[:, None], z, restart_z)
-            restart_w = torch.where(restart[:, None], w, restart_w)
-            restart_kkt = torch.where(restart, candidate_kkt, restart_kkt)
-            z_sum = torch.where(restart[:, None], 0.0, z_sum)
-            w_sum = torch.where(restart[:, None], 0.0, w_sum)
-            since = torch.where(restart, 0.0, since)
+        state.restart_where_due(candidate_z, candidate_w, candidate_kkt, iteration)
         if bool(done.any()):
             rows = live[done]
             out_z[rows], out_w[rows] = candidate_z[done], candidate_w[done]
             converged[rows] = True
-            keep = ~done
-            live = live[keep]
+            live = live[~done]
             if not len(live):
                 break
-            z, w, z_sum, w_sum = z[keep], w[keep], z_sum[keep], w_sum[keep]
-            restart_z, restart_w, omega = restart_z[keep], restart_w[keep], omega[keep]
-            restart_kkt, last_kkt, since = restart_kkt[keep], last_kkt[keep], since[keep]
-            target = target[keep]
+            state.keep(~done)
     if len(live):
-        out_z[live], out_w[live] = z, w
+        out_z[live], out_w[live] = state.z, state.w
     z = out_z * B.column_scale()
     w = out_w * B.row_scale
+    gap, residual = _lp_certificate(B, z, w, Y)
+    return z, w, converged, gap, residual, iterations
+
+
+class _PDHGRows:
+    """The per-row state of restarted PDHG on the rows still running (scaled variables)."""
+
+    def __init__(self, z, w, omega, target):
+        self.z, self.w, self.omega, self.target = z, w, omega, target
+        self.z_sum, self.w_sum = torch.zeros_like(z), torch.zeros_like(w)
+        self.restart_z, self.restart_w = z.clone(), w.clone()
+        self.restart_kkt = torch.full((len(z),), torch.inf, dtype=z.dtype, device=z.device)
+        self.last_kkt = self.restart_kkt.clone()
+        self.since = torch.zeros(len(z), dtype=z.dtype, device=z.device)
+
+    def iterate(self, B, cost, step):
+        """One PDHG step with primal weight ``omega``; the running sums for the average."""
+        tau, sigma = (step / self.omega)[:, None], (step * self.omega)[:, None]
+        z_next = (self.z - tau * (cost - B.adjoint(self.w))).clamp_(min=0.0)
+        self.w = self.w + sigma * (self.target - B.forward(2.0 * z_next - self.z))
+        self.z = z_next
+        self.z_sum += self.z
+        self.w_sum += self.w
+        self.since += 1.0
+
+    def candidate(self, B, y, tol):
+        """The current or the average iterate, whichever has the smaller KKT error.
+
+        Returns its ``z``, ``w``, KKT error and whether it meets ``tol``.
+        """
+        z_mean, w_mean = self.z_sum / self.since[:, None], self.w_sum / self.since[:, None]
+        errors = [torch.stack(_lp_kkt(B, zz, ww, y), dim=1) for zz, ww in
+                  ((self.z, self.w), (z_mean, w_mean))]
+        kkt = [error.norm(dim=1) for error in errors]
+        use_average = kkt[1] < kkt[0]
+        candidate_z = torch.where(use_average[:, None], z_mean, self.z)
+        candidate_w = torch.where(use_average[:, None], w_mean, self.w)
+        best = torch.where(use_average[:, None], errors[1], errors[0])
+        return candidate_z, candidate_w, torch.minimum(kkt[0], kkt[1]), (best <= tol).all(dim=1)
+
+    def restart_where_due(self, candidate_z, candidate_w, candidate_kkt, iteration):
+        """PDLP's restart criteria; a restart rebalances the primal weight."""
+        restart = ((candidate_kkt <= _SUFFICIENT * self.restart_kkt)
+                   | ((candidate_kkt <= _NECESSARY * self.restart_kkt)
+                      & (candidate_kkt > self.last_kkt))
+                   | (self.since >= _ARTIFICIAL * iteration))
+        self.last_kkt = candidate_kkt
+        if not bool(restart.any()):
+            return
+        dz = (candidate_z - self.restart_z).norm(dim=1)
+        dw = (candidate_w - self.restart_w).norm(dim=1)
+        rebalance = restart & (dz > 1e-10) & (dw > 1e-10)
+        self.omega = torch.where(rebalance, torch.exp(0.5 * torch.log(dw.clamp(min=1e-300)
+                                                                      / dz.clamp(min=1e-300))
+                                                      + 0.5 * torch.log(self.omega)), self.omega)
+        rows = restart[:, None]
+        self.z = torch.where(rows, candidate_z, self.z)
+        self.w = torch.where(rows, candidate_w, self.w)
+        self.restart_z = torch.where(rows, self.z, self.restart_z)
+        self.restart_w = torch.where(rows, self.w, self.restart_w)
+        self.restart_kkt = torch.where(restart, candidate_kkt, self.restart_kkt)
+        self.z_sum = torch.where(rows, 0.0, self.z_sum)
+        self.w_sum = torch.where(rows, 0.0, self.w_sum)
+        self.since = torch.where(restart, 0.0, self.since)
+
+    def keep(self, rows):
+        """Drop the rows that are done."""
+        for name in ("z", "w", "z_sum", "w_sum", "restart_z", "restart_w", "omega",
+                     "restart_kkt", "last_kkt", "since", "target"):
+            setattr(self, name, getattr(self, name)[rows])
+
+
+def _lp_certificate(B, z, w, Y):
+    """Relative duality gap and residual of the original-scale ``z``, ``w`` (see pdhg_lp)."""
     original = _Original(B)
     fitted = original.forward(z)
     dual_max = original.adjoint(w).amax(dim=1).clamp(min=1.0)
     primal_cost = z.sum(dim=1)
     gap = (primal_cost - (fitted * w).sum(dim=1) / dual_max) / primal_cost.clamp(min=1e-300)
     residual = (fitted - Y).norm(dim=1) / Y.norm(dim=1).clamp(min=1e-300)
-    return z, w, converged, gap, residual, iterations
+    return gap, residual
 
 
 def fista_lasso(A, Y, alpha, *, positive, x0=None, tol=1e-9, max_iter=20000, check_every=16):
