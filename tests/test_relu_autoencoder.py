@@ -330,8 +330,24 @@ def test_dead_atoms_are_restarted_from_residuals_unless_kept():
     fit = dict(n_components=12, max_epochs=20, early_stopping=False, random_state=0)
     start = ReLUDictionaryAutoencoder(**{**fit, "max_epochs": 0}).fit(Y)
     assert np.all(start.transform(Y) == 0)
-    kept = ReLUDictionaryAutoencoder(dead_atoms="keep", **fit).fit(Y)
+    # Kept dead, the fit learns nothing, and says so with the remedy.
+    with pytest.warns(ConvergenceWarning, match="learned \\(almost\\) nothing.*"
+                      "dead atoms are kept.*dead_atoms='resample'"):
+        kept = ReLUDictionaryAutoencoder(dead_atoms="keep", **fit).fit(Y)
     np.testing.assert_allclose(kept.components_, start.components_, atol=1e-6)
-    restarted = ReLUDictionaryAutoencoder(**fit).fit(Y)
+    with warnings.catch_warnings():
+        # 20 epochs leave the restarted atoms still improving (and their codes at
+        # about one nonzero per row).
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        restarted = ReLUDictionaryAutoencoder(**fit).fit(Y)
     assert np.mean(np.any(restarted.transform(Y) > 0, axis=0)) > 0.5
     assert -restarted.score(Y) < 0.8 * -kept.score(Y)  # measured 1.93 vs 2.87
+
+
+def test_a_fit_that_learns_codes_says_nothing_about_dead_units():
+    Y, _, _ = make_nonnegative_sparse_code(400, 30, 20, n_nonzero_coefs=3, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = ReLUDictionaryAutoencoder(20, max_epochs=5, random_state=0).fit(Y)
+    assert (model.transform(Y) != 0).sum(axis=1).mean() >= 1
+    assert not [w for w in caught if "learned (almost) nothing" in str(w.message)]

@@ -1,6 +1,5 @@
 """What the deep l0 encoder and classifier share: dictionary, thresholds, network, sigma."""
 
-import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -8,17 +7,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import MiniBatchDictionaryLearning
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..utils._dead_units import report_rows, warn_if_dead
 from ..utils._validation import as_csr_or_array
 from ._iterative import default_step_size
 from ._modules import UnrolledThresholdingNetwork
-
-#: ``alpha="auto"`` and the dead-unit report look at most this many training rows.
-_AUTO_ROWS = 2000
 
 #: The network's nonlinearity for each ``sparsity`` setting.
 _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
@@ -152,13 +148,12 @@ class _DeepL0Base(BaseTorchEstimator):
         about ``min(n_features, n_components) // 4`` units a row."""
         if self.alpha != "auto":
             return float(self.alpha)
-        D, mu, X = self.dictionary_, self.step_size_, as_csr_or_array(X)
+        D, mu, X = self.dictionary_, self.step_size_, report_rows(X)
         n_active = max(1, min(D.shape) // 4)
-        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
         # Densified a chunk at a time, as in training.
         first_stage = np.vstack([
             np.abs(mu * (X[chunk].toarray() if sp.issparse(X) else X[chunk]) @ D.T)
-            for chunk in np.array_split(rows, -(-len(rows) // 256))])
+            for chunk in np.array_split(np.arange(X.shape[0]), -(-X.shape[0] // 256))])
         theta = float(np.quantile(first_stage, 1.0 - n_active / D.shape[0]))
         # All-zero data: any positive threshold; the dead-unit report says why.
         theta = max(theta, np.finfo(np.float32).tiny)
@@ -170,19 +165,13 @@ class _DeepL0Base(BaseTorchEstimator):
 
     def _report_dead_units(self, X):
         """Warn, with the remedy, when the codes of the training rows are (almost) all zero."""
-        X = as_csr_or_array(X)
-        rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], _AUTO_ROWS)).astype(int))
-        codes = self._forward(X[rows], self.n_components, module=self._encoder_from_attributes())
-        nonzeros = float((codes != 0).sum(axis=1).mean())
-        if nonzeros >= 1.0:
-            return
-        alive = int((codes != 0).any(axis=0).sum())
-        warnings.warn(
-            f"{type(self).__name__} learned (almost) nothing: the codes of the training data have "
-            f"{nonzeros:.2f} nonzeros per row on average and {alive} of {self.n_components} units "
-            f"are ever active (alpha_={self.alpha_:.3g}: every threshold is above the data's "
-            "correlations with the atoms). Use alpha='auto', which scales the thresholds to the "
-            "data, a smaller alpha, or sparsity='M'.", ConvergenceWarning, stacklevel=4)
+        codes = self._forward(report_rows(X), self.n_components,
+                              module=self._encoder_from_attributes())
+        warn_if_dead(self, codes,
+                     f"alpha_={self.alpha_:.3g}: every threshold is above the data's "
+                     "correlations with the atoms",
+                     "Use alpha='auto', which scales the thresholds to the data, a smaller "
+                     "alpha, or sparsity='M'.")
 
     def _encoder_network(self):
         D, mu = self.dictionary_, self.step_size_

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..utils._dead_units import report_rows, warn_if_dead
 from ..utils._device import torch_generator
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array
@@ -214,7 +215,13 @@ class ReLUDictionaryAutoencoder(SparseCodesMixin, BaseTorchEstimator):
                 module = self._build_module(X, generator)
                 self._store_untrained(self._attributes_from_module(module))
             return self
-        return self._train(X, incremental=incremental)
+        self._train(X, incremental=incremental)
+        warn_if_dead(self, self._codes(report_rows(X)),
+                     f"bias_={self.bias_:.3g} is above every unit's response to the data"
+                     + (" and dead atoms are kept" if self.dead_atoms == "keep" else ""),
+                     "Use bias='auto', which scales the threshold to the data, a smaller bias, "
+                     "or dead_atoms='resample'.")
+        return self
 
     def _build_module(self, X, generator, y=None, side=None):
         weight = self._initial_atoms(X, generator)
