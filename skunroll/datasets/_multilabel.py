@@ -6,6 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from ._xml_format import check_range, check_sample_count, load_line_by_line, parse_plain
+
 
 def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float64):
     """Read a data file in the Extreme Classification Repository's text format.
@@ -13,9 +15,11 @@ def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float6
     The format (used by EURLex-4K, Wiki10-31K, Amazon-670K, ...): a header
     line ``n_samples n_features n_labels``, then one line per sample,
     ``l1,l2,... f:v f:v ...``, with 0-based label and feature indices; a
-    sample without labels starts with a space. The files are downloaded from
-    the repository (http://manikvarma.org/downloads/XC/XMLRepository.html)
-    by the user; this reader needs no network.
+    sample without labels starts with a space, and a blank line is a sample
+    without labels and features (blank lines at the end are not samples).
+    The files are downloaded from the repository
+    (http://manikvarma.org/downloads/XC/XMLRepository.html) by the user; this
+    reader needs no network.
 
     Parameters
     ----------
@@ -29,7 +33,28 @@ def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float6
     Returns
     -------
     X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+        Sorted indices; a feature listed twice in a line has the sum of its
+        values.
     Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels), int8, 0/1
+
+    Raises
+    ------
+    ValueError
+        If the header is not three counts, a line cannot be parsed (the
+        message names the file and the line), the number of samples is not
+        the header's, or an index is outside its range.
+
+    Notes
+    -----
+    A file in the repository's plain form (ASCII digits and separators,
+    increasing feature indices of at most 7 digits within a line) is parsed
+    by NumPy operations over its bytes; the values that are not
+    ``[sign]digits[.digits]`` of at most 16 characters with a mantissa below
+    2**53 (an exponent, a long mantissa) are read by ``float`` one at a
+    time. Anything else (unsorted or repeated feature indices, tabs,
+    ``nan``, signed indices or labels, a malformed line) goes through a
+    line-by-line Python parser, which returns the same arrays and names the
+    line it cannot parse.
 
     Examples
     --------
@@ -43,54 +68,26 @@ def load_xml_repository(path, *, n_features=None, n_labels=None, dtype=np.float6
     ([[0.5, 0.0, 0.0, 1.0], [0.0, 2.0, 0.0, 0.0]], [[1, 0, 1], [0, 0, 0]])
     """
     path = os.fspath(path)
-    with open(path) as handle:
-        header = handle.readline().split()
-        if len(header) != 3 or not all(token.isdigit() for token in header):
-            raise ValueError(
-                f"{path}: the first line must be 'n_samples n_features n_labels'; got "
-                f"{' '.join(header)!r}."
-            )
-        n_samples, header_features, header_labels = (int(token) for token in header)
-        x_rows, x_cols, x_vals, y_rows, y_cols = [], [], [], [], []
-        lines = handle.read().split("\n")
-        while lines and not lines[-1].strip():  # trailing blank lines are not samples
-            lines.pop()
-        row = -1
-        # Every other line is a sample; a blank one has no labels and no features.
-        for line_number, line in enumerate(lines, start=2):
-            row += 1
-            tokens = line.split(" ")
-            labels, features = tokens[0], [t for t in tokens[1:] if t]
-            if ":" in labels:  # no labels and no leading space
-                labels, features = "", [labels] + features
-            try:
-                for label in filter(None, labels.split(",")):
-                    y_rows.append(row)
-                    y_cols.append(int(label))
-                for feature in features:
-                    index, value = feature.split(":")
-                    x_rows.append(row)
-                    x_cols.append(int(index))
-                    x_vals.append(float(value))
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {line_number}: cannot parse "
-                                 f"{line.strip()!r}.") from exc
-    n_read = row + 1
-    if n_read != n_samples:
-        raise ValueError(f"{path}: the header announces {n_samples} samples but {n_read} were "
-                         "read.")
+    with open(path, "rb") as handle:
+        content = handle.read()
+    parsed = parse_plain(path, content)
+    if parsed is None:
+        return load_line_by_line(path, n_features, n_labels, dtype)
+    (n_samples, header_features, header_labels), (values, indices, indptr), rows, columns = parsed
+    check_sample_count(path, n_samples, len(indptr) - 1)
     n_features = header_features if n_features is None else n_features
     n_labels = header_labels if n_labels is None else n_labels
-    for name, indices, size in (("feature", x_cols, n_features), ("label", y_cols, n_labels)):
-        if indices and (max(indices) >= size or min(indices) < 0):
-            raise ValueError(f"{path}: a {name} index is outside [0, {size}).")
-    X = sp.csr_matrix((np.asarray(x_vals, dtype=dtype), (x_rows, x_cols)),
-                      shape=(n_samples, n_features))
-    Y = sp.csr_matrix((np.ones(len(y_rows), dtype=np.int8), (y_rows, y_cols)),
+    for name, used, size in (("feature", indices, n_features), ("label", columns, n_labels)):
+        check_range(path, name, (used.min(), used.max()) if len(used) else None, size)
+    if np.dtype(dtype).kind in "fc":
+        values = np.asarray(values, dtype=dtype)
+    else:  # as numpy converts Python floats (e.g. an error for inf to an integer dtype)
+        values = np.asarray(values.tolist(), dtype=dtype)
+    X = sp.csr_matrix((values, indices, indptr), shape=(n_samples, n_features))
+    label_indptr = np.zeros(n_samples + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_samples), out=label_indptr[1:])
+    Y = sp.csr_matrix((np.ones(len(columns), dtype=np.int8), columns, label_indptr),
                       shape=(n_samples, n_labels))
-    X.sum_duplicates()
-    Y.sum_duplicates()
-    Y.data[:] = 1  # a label listed twice is still one label
     return X, Y
 
 
