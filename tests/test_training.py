@@ -28,7 +28,8 @@ class ScalarEstimator(BaseTorchEstimator):
     """Loss p**2, whatever the data: SGD multiplies p by (1 - 2 lr) per step."""
 
     def __init__(self, init=1.0, optimizer="sgd", learning_rate=0.1, batch_size=10, shuffle=True,
-                 max_epochs=5, early_stopping=False, validation_fraction=0.2, n_iter_no_change=3, tol=0.0,
+                 max_epochs=5, early_stopping=False, validation_fraction=0.2, n_iter_no_change=3,
+                 tol=0.0,
                  lr_schedule="constant", max_time=None,
                  warm_start=False, device="cpu", random_state=None, verbose=0,
                  callbacks=None):
