@@ -16,7 +16,7 @@ scikit-learn compatible estimators trained with PyTorch:
   extreme multi-label classification through a compressed label space.
 """
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
 
 from .multilabel import CompressedLabelClassifier
 from .sensing import GaussianMeasurement, L1AEEncoder
