@@ -5,14 +5,36 @@ learned (l1-AE) vs Gaussian measurements on the synthetic data of Wu et al.
 (ICML 2019), both decoded by exact l1-min-pos, and prints the exact-recovery
 table. ``python -m skunroll reproduce PAPER [--quick] [--out DIR]`` runs a
 paper's whole comparison with its baselines, next to the paper's figures.
+Both take ``--device auto|cpu|cuda|cuda:N|mps``: every estimator they build
+trains and decodes there.
 """
 
 import argparse
 import sys
 
 from . import __version__
-from .reproduce import DATASETS, HEADER, OPTIONS, REPRODUCTIONS, format_row, recovery_table
+from .reproduce import (
+    DATASETS,
+    HEADER,
+    OPTIONS,
+    REPRODUCTIONS,
+    device_name,
+    format_row,
+    recovery_table,
+)
 from .reproduce import run as run_reproduction
+
+DEVICE_HELP = ("torch device of every estimator: auto (cuda where available, else cpu), cpu, "
+               "cuda, cuda:N or mps (default: auto)")
+
+
+def _check_device(parser, device):
+    # Before any data are made: a typo or a missing GPU would otherwise surface
+    # minutes later, inside the first fit.
+    try:
+        device_name(device)
+    except ValueError as exc:
+        parser.error(f"argument --device: {exc}")
 
 
 def reproduce(argv):
@@ -34,8 +56,10 @@ def reproduce(argv):
                         "set's grid), e.g. a finer grid around where recovery reaches 95%%")
     parser.add_argument("--n-samples", type=int, default=None,
                         help="l1ae: rows generated or loaded per data set (default: 10,000)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    _check_device(parser, args.device)
     for option in ("data", "m", "n_samples"):
         if getattr(args, option) is not None and option not in OPTIONS[args.paper]:
             papers = sorted(p for p, options in OPTIONS.items() if option in options)
@@ -69,11 +93,12 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=None, help="joblib workers for the LPs")
     parser.add_argument("--sweep-jobs", type=int, default=None,
                         help="joblib workers over the values of m (default: one at a time)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--version", action="version", version=f"skunroll {__version__}")
     args = parser.parse_args(argv)
+    _check_device(parser, args.device)
 
     print(f"skunroll {__version__}: {args.dataset}, d=1000, n={args.n_samples}, "
           f"test rows={args.n_test}, l1-AE recipe={args.recipe}, "

@@ -51,6 +51,8 @@ def test_sweep_over_m_through_joblib_equals_the_sequential_sweep():
 def test_show_versions_and_the_record_of_a_reproduction(tmp_path, capsys):
     import json
 
+    import torch
+
     import skunroll
     from skunroll.utils._show_versions import get_versions
 
@@ -64,6 +66,8 @@ def test_show_versions_and_the_record_of_a_reproduction(tmp_path, capsys):
     run = json.loads((tmp_path / "relu_ae.run.json").read_text())
     assert run["arguments"]["seed"] == 3 and run["arguments"]["paper"] == "relu-ae"
     assert run["environment"]["dependencies"]["torch"] == info["dependencies"]["torch"]
+    used = "cuda" if torch.cuda.is_available() else "cpu"
+    assert run["device"]["requested"] == "auto" and run["device"]["used"] == used
 
 
 def test_license_and_citation_files_are_complete():

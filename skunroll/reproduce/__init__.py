@@ -1,14 +1,15 @@
 """The papers' comparisons, with their baselines, next to the papers' figures.
 
 One module per paper, each with ``main(args)`` (the parsed command line of
-``python -m skunroll reproduce PAPER``); :data:`REPRODUCTIONS` is the one
-registry the command line reads. The l1-AE recovery experiment behind the
-main job (``python -m skunroll``) is :func:`recovery_table`.
+``python -m skunroll reproduce PAPER``, whose ``device`` every estimator it
+builds receives); :data:`REPRODUCTIONS` is the one registry the command line
+reads. The l1-AE recovery experiment behind the main job (``python -m
+skunroll``) is :func:`recovery_table`.
 """
 
 import importlib
 
-from ._common import DATASETS, HEADER, format_row, recovery_table
+from ._common import DATASETS, DEVICE_TYPES, HEADER, device_name, format_row, recovery_table
 
 #: The optional flags each paper reads; any other one given is an error naming the paper.
 OPTIONS = {"l1ae": {"data", "m", "n_samples"}, "deep-l0": set(), "relu-ae": set(),
@@ -34,4 +35,5 @@ def run(paper, args):
     return importlib.import_module(f".{module}", __name__).main(args)
 
 
-__all__ = ["DATASETS", "HEADER", "OPTIONS", "REPRODUCTIONS", "format_row", "recovery_table", "run"]
+__all__ = ["DATASETS", "DEVICE_TYPES", "HEADER", "OPTIONS", "REPRODUCTIONS", "device_name",
+           "format_row", "recovery_table", "run"]

@@ -7,12 +7,14 @@ import time
 import warnings
 from pathlib import Path
 
+import torch
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
 from ..datasets import make_block_sparse, make_power_law_sparse
 from ..metrics import exact_recovery_fraction, recovery_rmse
 from ..sensing import GaussianMeasurement, L1AEEncoder
+from ..utils._device import resolve_device
 from ..utils._show_versions import get_versions
 
 #: The reproductions' per-step lines, flushed so a redirected log shows them as they come.
@@ -25,6 +27,44 @@ DATASETS = {
                                                     random_state=seed),
     "power-law": lambda n, seed: make_power_law_sparse(n, 1000, random_state=seed),
 }
+
+
+#: The device types the command line runs on (``--device``).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def device_name(device):
+    """The device that ``device`` (``"auto"``, ``"cpu"``, ``"cuda:0"``...) stands for here.
+
+    Checked before anything runs, so a typo or a missing GPU is one clear error
+    instead of a failure in the middle of a reproduction.
+
+    Returns
+    -------
+    name : str
+        ``"auto"`` resolved: ``"cuda"`` where CUDA is available, else ``"cpu"``.
+
+    Raises
+    ------
+    ValueError
+        For a name torch does not know, a device type other than
+        :data:`DEVICE_TYPES`, or a device this machine does not have.
+    """
+    expected = f"one of auto, {', '.join(DEVICE_TYPES)} or cuda:N"
+    try:
+        known = device == "auto" or torch.device(device).type in DEVICE_TYPES
+    except (RuntimeError, TypeError):
+        known = False
+    if not known:
+        raise ValueError(f"device={device!r} is not {expected}.")
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r} was requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s).")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available on this "
+                         "machine.")
+    return str(resolved)
 
 
 def recovery_table(dataset="synthetic1", n_components=(10, 20, 30), *, n_samples=10000,
@@ -95,8 +135,9 @@ def save_results(out, stem, results, text, args=None):
     """Write ``results`` as ``stem.json`` and ``text`` as ``stem.md`` in ``out`` (if given).
 
     ``stem.run.json`` records how they were made: the command line, the
-    parsed arguments (seed included) and :func:`skunroll.show_versions`'s
-    information (versions, machine, CUDA devices, git commit).
+    parsed arguments (seed included), the device (as asked for, as used and,
+    for a GPU, its name) and :func:`skunroll.show_versions`'s information
+    (versions, machine, CUDA devices, git commit).
     Returns the folder (a Path), or None when ``out`` is None.
     """
     if out is None:
@@ -104,11 +145,22 @@ def save_results(out, stem, results, text, args=None):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     run = {"command": sys.argv, "arguments": vars(args) if args is not None else None,
+           "device": _device_record(getattr(args, "device", None)),
            "environment": get_versions()}
     (out / f"{stem}.run.json").write_text(json.dumps(run, indent=1, default=str))
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
     (out / f"{stem}.md").write_text(text + "\n")
     return out
+
+
+def _device_record(device):
+    if device is None:
+        return None
+    used = device_name(device)
+    record = {"requested": device, "used": used}
+    if used.startswith("cuda"):
+        record["name"] = torch.cuda.get_device_name(torch.device(used))
+    return record
 
 
 _SAID = {"no matplotlib": False}

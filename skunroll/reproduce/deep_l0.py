@@ -127,11 +127,11 @@ def paper_regime_dictionary(D, X, *, target, alpha=0.5, n_bisections=8):
 
 
 def _code_rows(X_train, X_test, D, *, sparsity, p, alpha, n_nonzero_coefs, max_epochs, quick,
-               seed):
+               seed, device="auto"):
     """Tables 1-3's rows for one dictionary and one sparsity form."""
     encoder = DeepL0Encoder(p, sparsity=sparsity, alpha=alpha, n_nonzero_coefs=n_nonzero_coefs,
                             dictionary=D, max_epochs=max_epochs, **PAPER_TRAINING,
-                            random_state=seed).fit(X_train)
+                            device=device, random_state=seed).fit(X_train)
     mu = encoder.step_size_
     truth_train, truth = encoder.optimal_codes(X_train), encoder.optimal_codes(X_test)
     # The optimal codes' own start: the l1 solution (half the hard threshold).
@@ -165,8 +165,11 @@ def _code_rows(X_train, X_test, D, *, sparsity, p, alpha, n_nonzero_coefs, max_e
 PAPER_IHT2 = dict(zip(PAPER_P, PAPER["l0"]["IHT-2"], strict=False))
 
 
-def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0, log=progress):
+def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0,
+        device="auto", log=progress):
     """Tables 1-3 for each p, on the learned dictionary and on the paper's regime.
+
+    ``device`` is the deep encoders' (the baselines are NumPy and scikit-learn).
 
     "learned": MiniBatchDictionaryLearning on the training images (what a user
     gets); "paper regime": the same dictionary moved toward its nearest tight
@@ -189,7 +192,7 @@ def run(ps, *, quick=False, alpha=0.5, n_nonzero_coefs=32, max_epochs=50, seed=0
             for sparsity in ("l0", "M"):
                 new = _code_rows(X_train, X_test, D, sparsity=sparsity, p=p, alpha=alpha,
                                  n_nonzero_coefs=min(n_nonzero_coefs, p), max_epochs=max_epochs,
-                                 quick=quick, seed=seed)
+                                 quick=quick, seed=seed, device=device)
                 for row in new:
                     row.update(dictionary=name, t=0.0 if name == "learned" else t)
                 rows += new
@@ -204,8 +207,11 @@ def mnist_images():
     return images / 255.0, labels
 
 
-def table4(ps, *, quick=False, max_epochs=50, seed=0, log=progress):
-    """Classification error (%) of the deep l0 classifiers, tuned LISTA and logistic regression."""
+def table4(ps, *, quick=False, max_epochs=50, seed=0, device="auto", log=progress):
+    """Classification error (%) of the deep l0 classifiers, tuned LISTA and logistic regression.
+
+    ``device`` is the deep classifiers' and tuned LISTA's.
+    """
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
@@ -239,7 +245,8 @@ def table4(ps, *, quick=False, max_epochs=50, seed=0, log=progress):
                        for M in (10, 20, 30)}}
         for method, params in settings.items():
             model = DeepL0Classifier(p, dictionary=dictionary, max_epochs=max_epochs,
-                                     random_state=seed, **PAPER_TRAINING, **params)
+                                     device=device, random_state=seed, **PAPER_TRAINING,
+                                     **params)
             model.fit(X_train, y_train)
             rows.append({"p": p, "method": method,
                          "error": 100 * (1 - model.score(X_test, y_test))})
@@ -332,11 +339,12 @@ def summary(rows):
 def main(args):
     warnings.simplefilter("ignore", ConvergenceWarning)
     if args.quick:
-        rows = run([64], quick=True, max_epochs=3, seed=args.seed)
-        classification = table4([32], quick=True, max_epochs=20, seed=args.seed)
+        rows = run([64], quick=True, max_epochs=3, seed=args.seed, device=args.device)
+        classification = table4([32], quick=True, max_epochs=20, seed=args.seed,
+                                device=args.device)
     else:
-        rows = run(list(PAPER_P), seed=args.seed)
-        classification = table4(list(PAPER_P), seed=args.seed)
+        rows = run(list(PAPER_P), seed=args.seed, device=args.device)
+        classification = table4(list(PAPER_P), seed=args.seed, device=args.device)
     text = summary(rows) + "\n\n" + table4_summary(classification)
     print(text)
     save_results(args.out, "deep_l0", {"codes": rows, "classification": classification}, text,

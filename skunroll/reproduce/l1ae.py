@@ -110,26 +110,27 @@ OURS = "l1-AE + l1-min-pos"
 NOT_BASELINES = (OURS, "l1-AE unrolled")
 
 
-def _methods(m, structure, seed, quick, data=None):
-    epochs = {"max_epochs": 40} if quick else {}
-    training = dict(epochs)
+def _methods(m, structure, seed, quick, data=None, device="auto"):
+    trained = {"device": device, **({"max_epochs": 40} if quick else {})}
+    training = dict(trained)
     if data in TRAIN_SECONDS:
         # The paper's RCV1 settings (T = 10), stopped by the clock.
-        training = {"n_steps": 10, **({"max_epochs": 3} if quick
-                                      else {"max_time": TRAIN_SECONDS[data]})}
+        training = {"n_steps": 10, "device": device,
+                    **({"max_epochs": 3} if quick else {"max_time": TRAIN_SECONDS[data]})}
     l1ae = L1AEEncoder(m, random_state=seed, **training)
     methods = {
         OURS: l1ae,
         "l1-AE unrolled": ("decoder", "unrolled"),  # the same fit, its own decoder
-        "Gaussian + l1-min-pos": GaussianMeasurement(m, random_state=seed),
+        "Gaussian + l1-min-pos": GaussianMeasurement(m, device=device, random_state=seed),
+        # CoSaMP runs in NumPy: no device to pass.
         "Gaussian + CoSaMP-pos": ModelBasedCoSaMP(m, random_state=seed, **structure),
         "Fourier + CoSaMP-pos": ModelBasedCoSaMP(m, measurement="fourier", random_state=seed,
                                                  **structure),
-        "PCA": PCAMeasurement(m, decoder="linear", random_state=seed),
-        "PCA + l1-min-pos": PCAMeasurement(m, random_state=seed),
-        "LBCS + l1-min-pos": LBCSMeasurement(m),
-        "simple AE + l1-min-pos": SimpleAEEncoder(m, random_state=seed, **epochs),
-        "4-layer AE": MLPAutoencoder(m, random_state=seed, **epochs),
+        "PCA": PCAMeasurement(m, decoder="linear", device=device, random_state=seed),
+        "PCA + l1-min-pos": PCAMeasurement(m, device=device, random_state=seed),
+        "LBCS + l1-min-pos": LBCSMeasurement(m, device=device),
+        "simple AE + l1-min-pos": SimpleAEEncoder(m, random_state=seed, **trained),
+        "4-layer AE": MLPAutoencoder(m, random_state=seed, **trained),
     }
     if data in METHODS_OF:
         return {name: methods[name] for name in METHODS_OF[data]}
@@ -144,8 +145,10 @@ def _evaluate(estimator, X_test):
 
 
 def run(data_sets=None, *, quick=False, n_samples=10000, n_test=1000, m_grid=None,
-        random_state=0, log=progress):
+        random_state=0, device="auto", log=progress):
     """Every method on every data set and m; returns the list of result rows.
+
+    ``device`` is every estimator's (all but model-based CoSaMP, which has none).
 
     Each row: ``{"data": ..., "m": ..., "method": ..., "exact": ..., "rmse": ...,
     "seconds": ...}`` (fit and decode of the test rows).
@@ -168,8 +171,8 @@ def run(data_sets=None, *, quick=False, n_samples=10000, n_test=1000, m_grid=Non
         n_fit = int(0.8 * n_samples)
         X_fit, X_test = X[:n_fit], X[n_fit : n_fit + n_test]
         for m in m_grid or grid:
-            for method, estimator in _methods(m, structure, random_state, quick,
-                                              name).items():
+            for method, estimator in _methods(m, structure, random_state, quick, name,
+                                              device).items():
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -273,7 +276,7 @@ def plot(rows, out_dir):
 
 def main(args):
     rows = run(args.data, quick=args.quick, m_grid=args.m,
-               n_samples=args.n_samples or 10000, random_state=args.seed)
+               n_samples=args.n_samples or 10000, random_state=args.seed, device=args.device)
     text = summary(rows)
     print(text)
     out = save_results(args.out, "l1ae", rows, text, args)

@@ -14,7 +14,9 @@ in [1, 2]):
   along each direction it is lowest.
 
 Plots are saved as PNG (with matplotlib). ``--quick``: h = 128, 256, fewer
-signals and directions, in seconds.
+signals and directions, in seconds. No estimator is fitted: ``--device`` is
+where the float64 tensors of the gradients and losses live (random directions
+are drawn on the CPU, so every device sees the same ones).
 """
 
 from pathlib import Path
@@ -24,7 +26,7 @@ import torch
 
 from ..datasets import make_nonnegative_sparse_code
 from ..sparse_coding import auto_bias, data_coherence, relu_autoencoder_loss, support_bias_scale
-from ._common import progress, save_results
+from ._common import device_name, progress, save_results
 
 #: The paper's Table 1: mean gradient column norm, h -> values at delta = 0.01, 0.02, 0.05, 0.1.
 PAPER_DELTAS = (0.01, 0.02, 0.05, 0.1)
@@ -44,19 +46,19 @@ def mean_gradient_column_norms(W, Y, bias):
 
 
 def columnwise_perturbation(D, delta, generator):
-    noise = torch.randn(D.shape, generator=generator, dtype=D.dtype)
+    noise = torch.randn(D.shape, generator=generator, dtype=D.dtype).to(D.device)
     W = D + delta * noise / noise.norm(dim=1, keepdim=True)
     return W / W.norm(dim=1, keepdim=True)
 
 
-def gradient(hs, deltas, n_samples, n_draws, seed, log=progress):
+def gradient(hs, deltas, n_samples, n_draws, seed, log=progress, device="cpu"):
     rows = []
     generator = torch.Generator().manual_seed(seed)
     for h in hs:
         n = h // 2
         Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
         bias = auto_bias(Y, 1 / np.sqrt(n), scale=support_bias_scale(h))
-        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
+        Yt, Dt = torch.as_tensor(Y, device=device), torch.as_tensor(D, device=device)
         plain, tangent = mean_gradient_column_norms(Dt, Yt, bias)
         row = {"h": h, "n": n, "bias": bias, "plain": {"at_truth": plain},
                "tangent": {"at_truth": tangent}}
@@ -73,7 +75,8 @@ def gradient(hs, deltas, n_samples, n_draws, seed, log=progress):
     return rows
 
 
-def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5, log=progress):
+def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5, log=progress,
+              device="cpu"):
     curves = []
     generator = torch.Generator().manual_seed(seed)
     ts = np.linspace(-radius, radius, steps)
@@ -81,9 +84,9 @@ def landscape(sizes, n_samples, n_directions, seed, steps=41, radius=0.5, log=pr
         n, h = (int(v) for v in size.split("x"))
         Y, D, _ = make_nonnegative_sparse_code(n_samples, n, h, random_state=seed)
         bias = auto_bias(Y, data_coherence(Y))  # the "auto" threshold
-        Yt, Dt = torch.as_tensor(Y), torch.as_tensor(D)
+        Yt, Dt = torch.as_tensor(Y, device=device), torch.as_tensor(D, device=device)
         for _ in range(n_directions):
-            direction = torch.randn(Dt.shape, generator=generator, dtype=Dt.dtype)
+            direction = torch.randn(Dt.shape, generator=generator, dtype=Dt.dtype).to(device)
             direction /= direction.norm(dim=1, keepdim=True)  # unit change per atom
             losses = [float(relu_autoencoder_loss(Dt + t * direction, Yt, bias)) for t in ts]
             curves.append({"size": size, "t": ts.tolist(), "loss": losses,
@@ -169,9 +172,13 @@ def main(args):
     else:
         hs, deltas, n_samples, n_draws = [256, 512, 1024, 2048], list(PAPER_DELTAS), 6000, 5
         sizes, n_directions, steps = ["60x120", "256x512"], 10, 41
+    device = device_name(args.device)
+    if device.startswith("mps"):
+        raise SystemExit("reproduce relu-ae: --device mps: the gradients are computed in "
+                         "float64, which MPS does not support; use cpu or cuda.")
     torch.manual_seed(args.seed)
-    rows = gradient(hs, deltas, n_samples, n_draws, args.seed)
-    curves = landscape(sizes, n_samples, n_directions, args.seed, steps=steps)
+    rows = gradient(hs, deltas, n_samples, n_draws, args.seed, device=device)
+    curves = landscape(sizes, n_samples, n_directions, args.seed, steps=steps, device=device)
     text = summary(rows, curves)
     print(text)
     results = {"gradient": rows, "landscape": curves, "landscape_order": sizes}

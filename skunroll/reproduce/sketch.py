@@ -118,12 +118,13 @@ def _inference_seconds(estimator, matrices, repeats):
 
 
 def run(data_sets, pairs, *, quick=False, n_seeds=3, seed=0, options=None, repeats=5,
-        log=progress):
+        device="auto", log=progress):
     """Test excess error, fit and inference time of every option; one row per (data, k, m, option).
 
     Each option is fit with ``n_seeds`` seeds (``seed``, ``seed + 1``, ...) and
     its mean test excess error is divided by random CountSketch's mean over
     the same seeds (the random hash that ``init="random"`` starts from).
+    ``device`` is every estimator's.
     """
     options = SKETCH_OPTIONS if options is None else {name: SKETCH_OPTIONS[name]
                                                       for name in options}
@@ -142,8 +143,8 @@ def run(data_sets, pairs, *, quick=False, n_seeds=3, seed=0, options=None, repea
                     params = {**params, "max_epochs": 3}
                 errors, seconds, epochs, inference = [], [], [], []
                 for offset in range(n_seeds):
-                    estimator = LearnedSketchLowRank(k, sketch_size=m, random_state=seed + offset,
-                                                     **params)
+                    estimator = LearnedSketchLowRank(k, sketch_size=m, device=device,
+                                                     random_state=seed + offset, **params)
                     start = time.perf_counter()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -222,7 +223,8 @@ def main(args):
     else:
         data_sets, n_seeds = args.data or ["video", "faces"], 3
         pairs = [(10, 20), (20, 40), (30, 60)]
-    rows = run(data_sets, pairs, quick=args.quick, n_seeds=n_seeds, seed=args.seed)
+    rows = run(data_sets, pairs, quick=args.quick, n_seeds=n_seeds, seed=args.seed,
+               device=args.device)
     text = summary(rows)
     print(text)
     out = save_results(args.out, "sketch", rows, text, args)

@@ -108,7 +108,8 @@ class OneVsRestLogistic:
 
 
 def methods(ms, n_labels, lp_max_m, *, recipe="stable", l1ae_epochs=30, n_jobs=2,
-            regularisations=(10, 1)):
+            regularisations=(10, 1), device="cpu"):
+    """``(method, m, factory)`` of every model compared; ``device`` is the encoders'."""
     for C in regularisations:
         yield (f"one-vs-rest logistic regression, C={C}", None,
                lambda C=C: OneVsRestLogistic(C, n_jobs))
@@ -116,8 +117,8 @@ def methods(ms, n_labels, lp_max_m, *, recipe="stable", l1ae_epochs=30, n_jobs=2
     for m in ms:
         lr = 0.01 if m <= 0.05 * n_labels or n_labels < 100 else 0.003
         l1ae = L1AEEncoder(n_components=m, max_epochs=l1ae_epochs, learning_rate=lr,
-                           recipe=recipe, device="cpu", random_state=0)
-        gaussian = GaussianMeasurement(m, random_state=0)
+                           recipe=recipe, device=device, random_state=0)
+        gaussian = GaussianMeasurement(m, device=device, random_state=0)
         yield "learned (l1-AE), lasso (default)", m, lambda e=l1ae: CompressedLabelClassifier(
             e, random_state=0)
         if m <= lp_max_m:
@@ -197,6 +198,7 @@ def main(args):
     warnings.simplefilter("ignore", ConvergenceWarning)
     names = args.data or ["yeast", "synthetic-xml"]
     options = ({"l1ae_epochs": 5, "regularisations": (10,)} if args.quick else {})
+    options["device"] = args.device
     results = {}
     for name, split, ms in data_sets(names, quick=args.quick):
         print(f"{name}: {split[0].shape[0]} train / {split[1].shape[0]} test, "
