@@ -282,7 +282,24 @@ def test_classifier_learns_digits(digits):
     assert clf.score(digits[1200:], y[1200:]) > 0.85
     proba = clf.predict_proba(digits[:5])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert clf.coef_.shape == (10, 64) and clf.classes_.tolist() == list(range(10))
+    # The head reads the positive and the negative parts of the 64 codes.
+    assert clf.coef_.shape == (10, 128) and clf.classes_.tolist() == list(range(10))
+
+
+def test_sign_split_head_separates_what_signed_codes_cannot():
+    # y depends on |x_0|: no linear function of the (nearly linear) signed
+    # codes separates it, the sum of the code's two parts does.
+    rng = np.random.RandomState(0)
+    X = rng.randn(1500, 8)
+    y = (np.abs(X[:, 0]) > 1.0).astype(int)
+    scores = {}
+    for split_signs in (True, False):
+        clf = DeepL0Classifier(8, dictionary=np.eye(8), split_signs=split_signs, max_epochs=40,
+                               learning_rate=1e-2, device="cpu", random_state=0)
+        clf.fit(X[:1000], y[:1000])
+        assert clf.coef_.shape == (2, 16 if split_signs else 8)
+        scores[split_signs] = clf.score(X[1000:], y[1000:])
+    assert scores[True] > 0.85 > 0.75 > scores[False]
 
 
 def test_given_dictionary_is_used_and_checked(digits):

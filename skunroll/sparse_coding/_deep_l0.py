@@ -183,7 +183,26 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         return -normalized_code_error(self._optimal_codes(X), predicted)
 
 
-@fill_doc(deep_l0_parameters=parameter_blocks(PARAMETER_DOCS, *PARAMETER_DOCS))
+#: The classifier's own parameter texts: the sign split and a shorter dictionary fit.
+_CLASSIFIER_DOCS = {
+    **PARAMETER_DOCS,
+    "dictionary_max_iter": """\
+    dictionary_max_iter : int, default=1
+        Epochs of dictionary learning when ``dictionary`` is None (by
+        coordinate descent: the network fine-tunes the dictionary end to end,
+        so a quick start is enough).
+""",
+    "split_signs": """\
+    split_signs : bool, default=True
+        Give the softmax head the positive and negative parts of the codes,
+        ``max(z, 0)`` and ``max(-z, 0)``, as separate features (Coates and
+        Ng's sign split; ``coef_`` then has ``2 * n_components`` columns).
+        False feeds it the codes themselves, as the paper.
+""",
+}
+
+
+@fill_doc(deep_l0_parameters=parameter_blocks(_CLASSIFIER_DOCS, *_CLASSIFIER_DOCS))
 class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     """Deep l0 encoder with a softmax head, trained end to end (task-driven).
 
@@ -209,8 +228,9 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     input_weights_ : ndarray of shape (n_components, n_features)
     recurrent_weights_ : ndarray of shape (n_components, n_components)
     thresholds_ : ndarray of shape (n_components,) or None
-    coef_ : ndarray of shape (n_classes, n_components)
-        Softmax layer weights.
+    coef_ : ndarray of shape (n_classes, 2 * n_components) or (n_classes, n_components)
+        Softmax layer weights: of the codes' positive parts, then of their
+        negative parts (``split_signs=True``), or of the codes.
     intercept_ : ndarray of shape (n_classes,)
     {training_attributes}
 
@@ -225,12 +245,26 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     """
 
     _target_dtype = torch.long
+    _dictionary_fit_algorithm = "cd"
 
     _parameter_constraints = {
         **_DeepL0Base._parameter_constraints,
         # "l1": soft thresholds, the paper's "tuned LISTA" baseline of Table 4.
         "sparsity": [StrOptions({"l0", "M", "l1"})],
+        "split_signs": ["boolean"],
     }
+
+    def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
+                 n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
+                 dictionary_max_iter=1, split_signs=True, optimizer="adam", learning_rate=1e-3,
+                 batch_size=128, shuffle=True, max_epochs="auto", early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change="auto", tol=0.0, lr_schedule="auto",
+                 max_time=None, warm_start=False, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
+        self._set_init_arguments(locals())
+
+    def _structure(self):
+        return {**super()._structure(), "split_signs": self.split_signs}
 
 
     def _fit(self, X, y=None, *, incremental=None, classes=None):
@@ -295,15 +329,17 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
         return self._partial_fit(X, y, classes=None if classes is None else np.unique(classes))
 
     def _build_module(self, X, generator, y=None, side=None):
-        module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_))
+        module = DeepL0ClassifierNetwork(self._encoder_network(), len(self.classes_),
+                                         split_signs=self.split_signs)
         with torch.no_grad():
-            bound = 1.0 / np.sqrt(self.n_components)
+            bound = 1.0 / np.sqrt(module.head.in_features)
             module.head.weight.uniform_(-bound, bound, generator=generator)
             module.head.bias.uniform_(-bound, bound, generator=generator)
         return module
 
     def _module_from_attributes(self):
-        module = DeepL0ClassifierNetwork(self._encoder_from_attributes(), len(self.classes_))
+        module = DeepL0ClassifierNetwork(self._encoder_from_attributes(), len(self.classes_),
+                                         split_signs=self._fitted_structure["split_signs"])
         with torch.no_grad():
             module.head.weight.copy_(torch.from_numpy(self.coef_))
             module.head.bias.copy_(torch.from_numpy(self.intercept_))

@@ -1,5 +1,6 @@
 """What the deep l0 encoder and classifier share: dictionary, thresholds, network, sigma."""
 
+import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -7,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -78,6 +80,9 @@ PARAMETER_DOCS = {
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
+    #: How MiniBatchDictionaryLearning solves each mini-batch's lasso ("lars" or "cd").
+    _dictionary_fit_algorithm = "lars"
+
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
                  dictionary_max_iter=5, optimizer="adam", learning_rate=1e-3, batch_size=128,
@@ -138,7 +143,7 @@ class _DeepL0Base(BaseTorchEstimator):
                 )
         else:
             D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
-                                  self.random_state)
+                                  self.random_state, self._dictionary_fit_algorithm)
         self.dictionary_ = D
         self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
         self.alpha_ = self._resolve_alpha(X)
@@ -215,7 +220,7 @@ class _DeepL0Base(BaseTorchEstimator):
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
 
-def _learn_dictionary(X, n_components, max_iter, random_state):
+def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="lars"):
     """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
 
     One path for dense and sparse input (a sparse chunk is densified on its
@@ -223,12 +228,16 @@ def _learn_dictionary(X, n_components, max_iter, random_state):
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
-                                          random_state=seed)
+                                          fit_algorithm=fit_algorithm, random_state=seed)
     X = as_csr_or_array(X)
     rng = np.random.RandomState(seed)
-    for _ in range(max_iter):
-        order = rng.permutation(X.shape[0])
-        for start in range(0, X.shape[0], 256):
-            chunk = X[np.sort(order[start : start + 256])]
-            learner.partial_fit(chunk.toarray() if sp.issparse(chunk) else chunk)
+    with warnings.catch_warnings():
+        # A mini-batch lasso that stops short of its tolerance only moves the
+        # starting dictionary a little; it says nothing about the fit.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(max_iter):
+            order = rng.permutation(X.shape[0])
+            for start in range(0, X.shape[0], 256):
+                chunk = X[np.sort(order[start : start + 256])]
+                learner.partial_fit(chunk.toarray() if sp.issparse(chunk) else chunk)
     return learner.components_.astype(np.float64)

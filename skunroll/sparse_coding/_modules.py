@@ -161,15 +161,26 @@ class UnrolledThresholdingNetwork(nn.Module):
 
 
 class DeepL0ClassifierNetwork(nn.Module):
-    """A deep l0 encoder followed by a linear softmax head."""
+    """A deep l0 encoder followed by a linear softmax head.
 
-    def __init__(self, encoder, n_classes):
+    With ``split_signs`` the head reads ``max(z, 0)`` and ``max(-z, 0)`` as
+    separate features (Coates and Ng's sign split): a linear function of the
+    signed codes of a hard threshold is almost linear in the input, one of
+    the two parts is not.
+    """
+
+    def __init__(self, encoder, n_classes, split_signs=False):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(encoder.weight.shape[0], n_classes)
+        self.split_signs = split_signs
+        n_features = encoder.weight.shape[0] * (2 if split_signs else 1)
+        self.head = nn.Linear(n_features, n_classes)
 
     def forward(self, x):
-        return self.head(self.encoder(x))
+        codes = self.encoder(x)
+        if self.split_signs:
+            codes = torch.cat([codes.clamp_min(0), (-codes).clamp_min(0)], dim=1)
+        return self.head(codes)
 
 
 class TiedReLUAutoencoder(nn.Module):
