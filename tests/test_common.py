@@ -22,9 +22,28 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(estimator_id(estimator), {})
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks(fast_instances(), expected_failed_checks=_expected_failed_checks)
-def test_sklearn_compatible_estimator(estimator, check):
+# The default CompressedLabelClassifier trains an L1AEEncoder in each of its ~35
+# checks (2-8 s apiece): CI runs them with the slow checks (pytest -m slow).
+SLOW_IDS = {"CompressedLabelClassifier-default-l1ae"}
+INSTANCES = fast_instances()
+
+
+def _run_check(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks([e for e in INSTANCES if estimator_id(e) not in SLOW_IDS],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    _run_check(estimator, check)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks([e for e in INSTANCES if estimator_id(e) in SLOW_IDS],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator_slow(estimator, check):
+    _run_check(estimator, check)

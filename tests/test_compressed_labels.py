@@ -78,6 +78,7 @@ def test_ranking_metrics_reject_bad_input():
 
 
 # ------------------------------------------------------------- the model
+@pytest.mark.slow
 def test_precision_near_one_vs_rest_and_learned_at_least_gaussian():
     # 100 labels (about 3 per sample), 1000 training samples, m = 20 (5x
     # compression); means over three data sets. Measured: learned P@1 0.313,
@@ -128,6 +129,7 @@ def test_linear_decoder_is_the_transposed_measurement():
 
 
 @pytest.mark.parametrize("decoder", ["l1-min-pos", "l1-min", "unrolled", "linear"])
+@pytest.mark.slow
 def test_every_decoder_of_the_learned_encoder_ranks_well(decoder):
     X_train, X_test, Y_train, Y_test = multilabel_data()
     with warnings.catch_warnings():
@@ -241,6 +243,7 @@ def test_lp_decoder_with_sparse_labels_keeps_nonzero_scores_only():
     np.testing.assert_array_equal(np.diff(clf.predict(X_test[:20]).indptr), 3)
 
 
+@pytest.mark.slow
 def test_default_encoder_fits_few_labels_and_classes():
     X_train, X_test, Y_train, _ = multilabel_data()
     clf = CompressedLabelClassifier().set_params()
@@ -391,6 +394,7 @@ def test_label_matrix_fit_is_atomic_picklable_and_sparse_x_equals_dense():
                                dense_x.decision_function(X_test).toarray(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_random_state_seeds_the_default_encoder_and_fits_are_identical():
     X, Y = make_multilabel_classification(300, n_features=40, n_classes=30, n_labels=3,
                                           random_state=0)
@@ -427,6 +431,7 @@ def power_law_labels(signal, seed=0, n=1500, n_labels=300, n_features=50):
 
 
 @pytest.mark.parametrize("signal", [0.2, 1.0])
+@pytest.mark.slow
 def test_chosen_noise_level_never_loses_to_the_linear_decoder(signal):
     X_train, X_test, Y_train, Y_test = power_law_labels(signal)
     fits = {decoder: CompressedLabelClassifier(GaussianMeasurement(40, random_state=0),
@@ -447,6 +452,7 @@ def test_chosen_noise_level_never_loses_to_the_linear_decoder(signal):
         assert p_chosen > precision_at_k(Y_test, popularity, k=1)
 
 
+@pytest.mark.slow
 def test_scan_goes_on_through_levels_that_select_nothing():
     X_train, _, Y_train, _ = power_law_labels(0.2)
     clf = CompressedLabelClassifier(GaussianMeasurement(40, random_state=0), random_state=0)
@@ -485,6 +491,7 @@ def test_small_data_choose_the_level_over_folds():
 
 @pytest.mark.parametrize("decoder", ["lasso-pos", "lasso", "bpdn-pos", "bpdn", "l1-min-pos",
                                      "l1-min", "unrolled", "linear"])
+@pytest.mark.slow
 def test_sparse_scores_rank_as_the_dense_ones_for_every_decoder(decoder):
     from sklearn.metrics import coverage_error, label_ranking_average_precision_score
 

@@ -275,6 +275,7 @@ def _decimal_strings(rng, n):
 
 
 @pytest.mark.parametrize("block_bytes", [None, 64])
+@pytest.mark.slow
 def test_load_xml_repository_reads_decimals_as_float_does(tmp_path, vectorised_only,
                                                            monkeypatch, block_bytes):
     """M / 10**k (M < 2**53) is float(token) bit for bit; other tokens go to float itself."""

@@ -105,6 +105,7 @@ def test_rank_one_factor_updates_match_a_fresh_factorisation():
 
 
 @pytest.mark.parametrize("positive", [True, False])
+@pytest.mark.slow
 def test_rows_that_outgrow_their_tier_keep_the_lp_answers(positive):
     # m = 150: active sets grow past the first tier (64 columns) on the way to
     # answers that are not sparse (below the recovery edge) and sparse ones.

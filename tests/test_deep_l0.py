@@ -237,6 +237,7 @@ def test_sigma_is_annealed_tenfold_per_epoch(digits, monkeypatch):
     assert sorted(set(seen), reverse=True) == pytest.approx([0.2, 0.02, 0.002])
 
 
+@pytest.mark.slow
 def test_paper_claim_deep_encoder_beats_iht2_and_mlp(digits):
     """Wang et al. Tables 1-2, small: K=2 encoder vs IHT-2 vs a 3-layer ReLU MLP of width p."""
     X_train, X_test = digits[:1200], digits[1200:1500]
@@ -259,6 +260,7 @@ def test_paper_claim_deep_encoder_beats_iht2_and_mlp(digits):
             assert support_error(truth, codes) < support_error(truth, two_steps)
 
 
+@pytest.mark.slow
 def test_grid_search_over_stages_and_m_and_pipeline(digits):
     X = digits[:300]
     search = GridSearchCV(
@@ -331,6 +333,7 @@ def synthetic_codes(n=400, p=48, d=32, k=4, seed=0):
     ("synthetic", 48),
 ])
 @pytest.mark.parametrize("estimator", [DeepL0Encoder, DeepL0Classifier, "lista"])
+@pytest.mark.slow
 def test_default_thresholds_follow_the_data_and_leave_units_alive(data, n_components,
                                                                  estimator):
     import warnings

@@ -28,6 +28,7 @@ def client():
         yield client
 
 
+@pytest.mark.slow
 def test_batched_decode_and_grid_search_on_a_local_cluster(client):
     X = make_block_sparse(n_samples=60, n_features=200, random_state=0)
     A = np.random.RandomState(0).normal(size=(50, 200)) / np.sqrt(50)
@@ -58,6 +59,7 @@ def _workers(tasks):
     return {task["worker"] for task in tasks.data}
 
 
+@pytest.mark.slow
 def test_incremental_training_and_parallel_transform_on_the_cluster(client):
     """A stream of dask blocks trains as one in-order epoch here; transform runs there."""
     da = pytest.importorskip("dask.array")

@@ -70,6 +70,7 @@ PAGE_IDS = [page.name for page in PAGES]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+@pytest.mark.slow
 def test_code_blocks_of_the_page_run(page, quick):
     # The blocks of one page share a namespace, as a reader runs them in order.
     namespace = {}

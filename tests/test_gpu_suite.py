@@ -19,6 +19,7 @@ def load_suite():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the dry run is for machines without CUDA")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_dry_run_skips_the_gpu_rows_and_writes_its_report(tmp_path):
     suite = load_suite()
     assert suite.main([str(tmp_path), "--quick", "--budget", "30",

@@ -137,6 +137,7 @@ def test_reference_initialisation():
     assert set(est.decoder_state_) >= {"beta", "norms.0.weight", "norms.9.bias"}
 
 
+@pytest.mark.slow
 def test_paper_claim_learned_beats_gaussian_on_synthetic1():
     """Wu et al., Synthetic1: learned A + l1-min-pos recovers far more vectors than Gaussian A."""
     # 3,000 rows, about 700 SGD steps of the reference recipe (batch 128, lr 0.01).

@@ -91,6 +91,7 @@ SWEEP_DATA = {
 
 
 @pytest.mark.parametrize("data", sorted(SWEEP_DATA))
+@pytest.mark.slow
 def test_default_never_diverges_on_the_sweep(data):
     """m/d in {0.02 ... 0.8} x T in {10, 60}: the paper recipe diverges on some, the default
     on none."""

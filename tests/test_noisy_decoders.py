@@ -238,6 +238,7 @@ def test_large_label_sets_predict_sparse_top_k_in_blocks(monkeypatch):
     assert sp.issparse(scores) and scores.nnz <= 10 * compressed.N_SPARSE_SCORES
 
 
+@pytest.mark.slow
 def test_choosing_the_noise_level_scores_held_out_rows_in_blocks(monkeypatch):
     rng = np.random.RandomState(0)
     n, n_labels = 400, 5000

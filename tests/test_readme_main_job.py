@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SHORT_RUN = "### The short run the tests check"
@@ -59,6 +61,7 @@ def test_the_readme_states_the_threads_of_its_short_run():
     assert full and full.group(1).splitlines()[:2] == table[:2]
 
 
+@pytest.mark.slow
 def test_the_short_run_prints_the_readme_table():
     env, arguments, expected = _short_run()
     result = subprocess.run([sys.executable, "-m", "skunroll", *arguments], cwd=ROOT,

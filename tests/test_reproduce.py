@@ -9,6 +9,7 @@ from skunroll.reproduce.l1ae import OURS, measurements_needed, summary
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_reproduce_l1ae_quick(tmp_path, capsys):
     assert main(["reproduce", "l1ae", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -29,6 +30,7 @@ def test_reproduce_l1ae_quick(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_reproduce_l1ae_rcv1_scale_quick(tmp_path):
     assert main(["reproduce", "l1ae", "--data", "rcv1-scale", "--quick", "--out",
                  str(tmp_path)]) == 0
@@ -91,6 +93,7 @@ def test_reproduce_sketch_quick(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_reproduce_xml_quick(tmp_path, capsys):
     assert main(["reproduce", "xml", "--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "xml.json").read_text())
@@ -103,6 +106,7 @@ def test_reproduce_xml_quick(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.slow
 def test_reproduce_deep_l0_quick(tmp_path, capsys):
     assert main(["reproduce", "deep-l0", "--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "deep_l0.json").read_text())

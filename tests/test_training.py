@@ -440,6 +440,7 @@ def test_ctrl_c_during_fit_keeps_the_work(early_stopping):
     encoder.transform(X[:5])  # fitted and usable
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_partial_fit_keeps_the_steps_taken():
     from skunroll.datasets import make_block_sparse
 
@@ -489,6 +490,7 @@ def test_verbose_goes_through_the_skunroll_logger_and_partial_fit_reports(caplog
     assert messages[1].startswith("partial_fit call 2:")
 
 
+@pytest.mark.slow
 def test_verbose_prints_to_stdout_while_logging_is_not_configured():
     import subprocess
     import sys
