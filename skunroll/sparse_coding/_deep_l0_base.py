@@ -82,6 +82,8 @@ class _DeepL0Base(BaseTorchEstimator):
 
     #: How MiniBatchDictionaryLearning solves each mini-batch's lasso ("lars" or "cd").
     _dictionary_fit_algorithm = "lars"
+    #: ``alpha="auto"`` keeps about ``min(n_features, n_components) // this`` units a row.
+    _auto_alpha_divisor = 4
 
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
@@ -150,11 +152,11 @@ class _DeepL0Base(BaseTorchEstimator):
 
     def _resolve_alpha(self, X):
         """``alpha``, or with ``"auto"`` the one whose first-stage threshold keeps
-        about ``min(n_features, n_components) // 4`` units a row."""
+        about ``min(n_features, n_components) // _auto_alpha_divisor`` units a row."""
         if self.alpha != "auto":
             return float(self.alpha)
         D, mu, X = self.dictionary_, self.step_size_, report_rows(X)
-        n_active = max(1, min(D.shape) // 4)
+        n_active = max(1, min(D.shape) // self._auto_alpha_divisor)
         # Densified a chunk at a time, as in training.
         first_stage = np.vstack([
             np.abs(mu * (X[chunk].toarray() if sp.issparse(X) else X[chunk]) @ D.T)
