@@ -302,6 +302,11 @@ def test_sign_split_head_separates_what_signed_codes_cannot():
         assert clf.coef_.shape == (2, 16 if split_signs else 8)
         scores[split_signs] = clf.score(X[1000:], y[1000:])
     assert scores[True] > 0.85 > 0.75 > scores[False]
+    # A fit saved before the sign split existed (no "split_signs" in its
+    # structure) predicts as it did: with the codes themselves.
+    expected = clf.decision_function(X[1000:])
+    del clf._fitted_structure["split_signs"]
+    np.testing.assert_array_equal(clf.decision_function(X[1000:]), expected)
 
 
 def test_given_dictionary_is_used_and_checked(digits):

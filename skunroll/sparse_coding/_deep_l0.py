@@ -269,7 +269,6 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     def _structure(self):
         return {**super()._structure(), "split_signs": self.split_signs}
 
-
     def _fit(self, X, y=None, *, incremental=None, classes=None):
         warm = self._is_warm(incremental)
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc", "coo"),
@@ -342,7 +341,9 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
 
     def _module_from_attributes(self):
         module = DeepL0ClassifierNetwork(self._encoder_from_attributes(), len(self.classes_),
-                                         split_signs=self._fitted_structure["split_signs"])
+                                         # Fits saved by skunroll 0.1.0 have no sign split.
+                                         split_signs=self._fitted_structure.get("split_signs",
+                                                                                False))
         with torch.no_grad():
             module.head.weight.copy_(torch.from_numpy(self.coef_))
             module.head.bias.copy_(torch.from_numpy(self.intercept_))
