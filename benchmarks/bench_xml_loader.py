@@ -6,8 +6,9 @@ with a fixed seed: power-law label and feature frequencies, per-row counts
 drawn around ``--labels-per-row`` and ``--features-per-row`` (long-tailed),
 sorted feature indices, six-decimal values, about 1% of the rows without
 labels (they start with a space) and 0.5% without features. The pure-Python
-parser the loader used before (copied below as the baseline) and today's
-``load_xml_repository`` read it in turns, ``--repeats`` times each; the
+parser the loader used before (today its fallback for files the vectorised
+parser does not take, ``load_line_by_line``) and ``load_xml_repository`` read
+it in turns, ``--repeats`` times each; the
 script reports best-of and median wall seconds, best-of CPU seconds of the
 process (steadier than wall time on a shared machine), their ratios, and
 whether the two return the same arrays (shapes, dtypes, indices, index
@@ -34,60 +35,12 @@ from _timing import timed
 from sklearn.datasets import load_svmlight_file
 
 from skunroll.datasets import load_xml_repository
+from skunroll.datasets._xml_format import load_line_by_line
 
 
-# The measured baseline: load_xml_repository as it was before it used scikit-learn's reader.
-def _load_xml_repository_python(path, *, n_features=None, n_labels=None, dtype=np.float64):
-    path = os.fspath(path)
-    with open(path) as handle:
-        header = handle.readline().split()
-        if len(header) != 3 or not all(token.isdigit() for token in header):
-            raise ValueError(
-                f"{path}: the first line must be 'n_samples n_features n_labels'; got "
-                f"{' '.join(header)!r}."
-            )
-        n_samples, header_features, header_labels = (int(token) for token in header)
-        x_rows, x_cols, x_vals, y_rows, y_cols = [], [], [], [], []
-        lines = handle.read().split("\n")
-        while lines and not lines[-1].strip():  # trailing blank lines are not samples
-            lines.pop()
-        row = -1
-        # Every other line is a sample; a blank one has no labels and no features.
-        for line_number, line in enumerate(lines, start=2):
-            row += 1
-            tokens = line.split(" ")
-            labels, features = tokens[0], [t for t in tokens[1:] if t]
-            if ":" in labels:  # no labels and no leading space
-                labels, features = "", [labels] + features
-            try:
-                for label in filter(None, labels.split(",")):
-                    y_rows.append(row)
-                    y_cols.append(int(label))
-                for feature in features:
-                    index, value = feature.split(":")
-                    x_rows.append(row)
-                    x_cols.append(int(index))
-                    x_vals.append(float(value))
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {line_number}: cannot parse "
-                                 f"{line.strip()!r}.") from exc
-    n_read = row + 1
-    if n_read != n_samples:
-        raise ValueError(f"{path}: the header announces {n_samples} samples but {n_read} were "
-                         "read.")
-    n_features = header_features if n_features is None else n_features
-    n_labels = header_labels if n_labels is None else n_labels
-    for name, indices, size in (("feature", x_cols, n_features), ("label", y_cols, n_labels)):
-        if indices and (max(indices) >= size or min(indices) < 0):
-            raise ValueError(f"{path}: a {name} index is outside [0, {size}).")
-    X = sp.csr_matrix((np.asarray(x_vals, dtype=dtype), (x_rows, x_cols)),
-                      shape=(n_samples, n_features))
-    Y = sp.csr_matrix((np.ones(len(y_rows), dtype=np.int8), (y_rows, y_cols)),
-                      shape=(n_samples, n_labels))
-    X.sum_duplicates()
-    Y.sum_duplicates()
-    Y.data[:] = 1  # a label listed twice is still one label
-    return X, Y
+def _load_line_by_line(path):
+    """The measured baseline: the pure-Python parser, kept as the loader's fallback."""
+    return load_line_by_line(path, None, None, np.float64)
 
 
 def _svmlight_reader(path):
@@ -166,7 +119,7 @@ def main(argv=None):
                         help="also time scikit-learn's load_svmlight_file alone")
     parser.add_argument("--out", default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
-    loaders = {"python (before)": _load_xml_repository_python,
+    loaders = {"python (before)": _load_line_by_line,
                "load_xml_repository": load_xml_repository}
     if args.svmlight:
         loaders["load_svmlight_file alone (reference)"] = _svmlight_reader
