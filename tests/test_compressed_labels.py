@@ -350,23 +350,6 @@ def test_load_xml_repository_reads_the_format(tmp_path):
     assert X.shape == (4, 7) and Y.shape == (4, 6)
 
 
-@pytest.mark.parametrize(
-    "text, match",
-    [
-        ("3 5\n", "first line"),
-        ("2 5 4\n0 0:1\n", "announces 2 samples but 1"),
-        ("1 5 4\n0 9:1\n", "feature index"),
-        ("1 5 4\n7 0:1\n", "label index"),
-        ("1 5 4\n0 0=1\n", "line 2"),
-    ],
-)
-def test_load_xml_repository_names_bad_files(tmp_path, text, match):
-    path = tmp_path / "bad.txt"
-    path.write_text(text)
-    with pytest.raises(ValueError, match=match):
-        load_xml_repository(path)
-
-
 # ------------------------------------- the battery's items, on label matrices
 def test_label_matrix_fit_is_atomic_picklable_and_sparse_x_equals_dense():
     import pickle

@@ -192,6 +192,7 @@ def test_load_xml_repository_round_trips_a_generated_file(tmp_path, vectorised_o
     [
         ("", "first line must be"),
         ("0 1:2\n", "first line must be"),  # no header
+        ("3 5\n", "first line must be"),  # two numbers
         ("2 5 4\n0 0:1\n", "announces 2 samples but 1"),
         ("1 5 4\n0 0:1\n\n1 1:1\n", "announces 1 samples but 3"),
         ("1 5 4\n0 5:1\n", r"feature index is outside \[0, 5\)"),
@@ -205,6 +206,7 @@ def test_load_xml_repository_round_trips_a_generated_file(tmp_path, vectorised_o
         ("2 5 4\n0 0:1\n1\t1:1\n", "line 3"),
         ("2 5 4\n0 0:1\n1 qid:3 1:1\n", "line 3"),
         ("2 5 4\n0 0:1 # comment\n1 1:1\n", "line 2"),
+        ("1 5 4\n0 0=1\n", "line 2"),
     ],
 )
 def test_load_xml_repository_names_the_problem(tmp_path, text, match):
