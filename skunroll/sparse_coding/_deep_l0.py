@@ -15,7 +15,7 @@ from ..utils._docstrings import fill_doc, parameter_blocks
 from ..utils._losses import squared_error_loss
 from ..utils._mixins import SparseCodesMixin
 from ..utils._validation import as_csr_or_array, atomic_fit
-from ._deep_l0_base import PARAMETER_DOCS, _DeepL0Base
+from ._deep_l0_base import PARAMETER_DOCS, _DeepL0Base, alpha_doc
 from ._iterative import optimal_codes
 from ._modules import DeepL0ClassifierNetwork
 
@@ -183,10 +183,14 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         return -normalized_code_error(self._optimal_codes(X), predicted)
 
 
+#: The classifier's alpha="auto" starts sparser: sparser codes classify better (the
+#: paper's best M is 10-20 of 128 atoms).
+CLASSIFIER_ALPHA_DIVISOR = 8
+
 #: The classifier's own parameter texts: the sign split and a shorter dictionary fit.
 _CLASSIFIER_DOCS = {
     **PARAMETER_DOCS,
-    "alpha": PARAMETER_DOCS["alpha"].replace("// 4", "// 8"),
+    "alpha": alpha_doc(CLASSIFIER_ALPHA_DIVISOR),
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=1
         Epochs of dictionary learning when ``dictionary`` is None (by
@@ -247,8 +251,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
 
     _target_dtype = torch.long
     _dictionary_fit_algorithm = "cd"
-    # Sparser codes classify better (the paper's best M is 10-20 of 128 atoms).
-    _auto_alpha_divisor = 8
+    _auto_alpha_divisor = CLASSIFIER_ALPHA_DIVISOR
 
     _parameter_constraints = {
         **_DeepL0Base._parameter_constraints,

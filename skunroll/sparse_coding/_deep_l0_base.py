@@ -21,6 +21,24 @@ from ._modules import UnrolledThresholdingNetwork
 #: The network's nonlinearity for each ``sparsity`` setting.
 _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
 
+#: alpha="auto" keeps about ``min(n_features, n_components) // AUTO_ALPHA_DIVISOR`` units a row.
+AUTO_ALPHA_DIVISOR = 4
+
+
+def alpha_doc(divisor):
+    """The ``alpha`` parameter's text for an ``"auto"`` that keeps ``// divisor`` units a row."""
+    return f"""\
+    alpha : float or "auto", default="auto"
+        l0 penalty (the paper's lambda); thresholds start at
+        ``sqrt(alpha * step_size)``. ``"auto"`` scales it to the data and the
+        dictionary: the threshold at which the first stage ``mu D x`` keeps
+        ``max(1, min(n_features, n_components) // {divisor})`` units per training row
+        on average (``alpha_``), so that codes are never all zero whatever
+        the scale of ``X`` (with ``partial_fit``: on the first call's rows).
+        The paper's recipe is ``alpha=0.5`` on data scaled as its own.
+"""
+
+
 #: The numpydoc blocks of the parameters the deep l0 estimators (and LISTA) share.
 PARAMETER_DOCS = {
     "n_components": """\
@@ -33,16 +51,7 @@ PARAMETER_DOCS = {
         ``theta * HELU(u / theta)``; ``"M"``: the M-sparse encoder, max-M
         pooling keeps the ``n_nonzero_coefs`` largest magnitudes per sample.
 """,
-    "alpha": """\
-    alpha : float or "auto", default="auto"
-        l0 penalty (the paper's lambda); thresholds start at
-        ``sqrt(alpha * step_size)``. ``"auto"`` scales it to the data and the
-        dictionary: the threshold at which the first stage ``mu D x`` keeps
-        ``max(1, min(n_features, n_components) // 4)`` units per training row
-        on average (``alpha_``), so that codes are never all zero whatever
-        the scale of ``X`` (with ``partial_fit``: on the first call's rows).
-        The paper's recipe is ``alpha=0.5`` on data scaled as its own.
-""",
+    "alpha": alpha_doc(AUTO_ALPHA_DIVISOR),
     "n_nonzero_coefs": """\
     n_nonzero_coefs : int, default=32
         Nonzeros per code for ``sparsity="M"`` (the paper's M); at most
@@ -82,8 +91,7 @@ class _DeepL0Base(BaseTorchEstimator):
 
     #: How MiniBatchDictionaryLearning solves each mini-batch's lasso ("lars" or "cd").
     _dictionary_fit_algorithm = "lars"
-    #: ``alpha="auto"`` keeps about ``min(n_features, n_components) // this`` units a row.
-    _auto_alpha_divisor = 4
+    _auto_alpha_divisor = AUTO_ALPHA_DIVISOR
 
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
                  n_steps=2, dictionary=None, step_size=None, sigma=0.2, sigma_decay=10.0,
