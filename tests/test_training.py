@@ -12,6 +12,7 @@ from torch import nn
 
 from skunroll import L1AEEncoder
 from skunroll._training import BaseTorchEstimator, to_numpy
+from skunroll._training._plan import make_optimizer
 from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
 from skunroll.utils import resolve_device
@@ -333,6 +334,28 @@ def test_auto_lengths_count_optimiser_steps():
     assert plan.max_epochs == 47 and plan.n_iter_no_change == 8
     assert est._training_plan(n_train=10**6).max_epochs == 5  # at least 5 epochs
     assert est._training_plan(n_train=50).max_epochs == 1000  # at most 1000
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_optimisers_use_fused_kernels_where_the_device_has_them(name):
+    torch.manual_seed(0)
+    start = torch.randn(50)
+    weights = {}
+    for fused in (True, False):
+        parameter = nn.Parameter(start.clone())
+        optimizer = make_optimizer(name, [parameter], 0.01)
+        if not fused:
+            optimizer = type(optimizer)([parameter], lr=0.01)
+        assert optimizer.defaults["fused"] is (True if fused else None)
+        for step in range(20):
+            optimizer.zero_grad()
+            ((parameter - step) ** 2).sum().backward()
+            optimizer.step()
+        weights[fused] = parameter.detach()
+    # The same update, up to rounding.
+    torch.testing.assert_close(weights[True], weights[False])
+    meta = nn.Parameter(torch.empty(3, device="meta"))
+    assert make_optimizer(name, [meta], 0.01).defaults["fused"] is None
 
 
 # ---------------------------------------------------------------- threads

@@ -129,12 +129,12 @@ class UnrolledThresholdingNetwork(nn.Module):
         theta = self.thresholds.abs()
         if self.shrinkage == "soft":
             return soft_threshold(u, theta)
-        # theta * HELU(u / theta): two diagonal scalings around a unit threshold.
         theta = theta.clamp_min(1e-8)
-        scaled = u / theta
         if self.training and self.sigma is not None:
-            return theta * helu_sigma(scaled, self.sigma)
-        return theta * helu(scaled)
+            # theta * HELU_sigma(u / theta): two diagonal scalings around a unit threshold.
+            return theta * helu_sigma(u / theta, self.sigma)
+        # theta * HELU(u / theta), without the scalings: it keeps u where |u| >= theta.
+        return torch.where(u.abs() >= theta, u, 0.0)
 
     def _checkpoints(self, drive):
         if self.checkpoint_steps != "auto":
