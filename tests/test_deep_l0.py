@@ -1,12 +1,14 @@
 """DeepL0Encoder / DeepL0Classifier, their neurons and the iterative solvers."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPRegressor
@@ -286,6 +288,20 @@ def test_classifier_learns_digits(digits):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     # The head reads the positive and the negative parts of the 64 codes.
     assert clf.coef_.shape == (10, 128) and clf.classes_.tolist() == list(range(10))
+
+
+def test_classifier_defaults_train_on_every_row_for_their_step_budget():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = DeepL0Classifier(device="cpu", random_state=0).fit(X[:640], y[:640])
+    # No rows held out; 5 batches an epoch for the 1,000-step budget, annealed to 0.
+    assert clf.validation_scores_ is None and clf.n_iter_ == 200
+    assert clf.n_optimizer_steps_ == 1000 and clf.learning_rate_curve_[-1] < 1e-8
+    # Later writers than the training rows: LogisticRegression scores 0.928 here.
+    assert clf.score(X[640:1280], y[640:1280]) > 0.935
+    assert "about 1,000 optimiser steps" in DeepL0Classifier.__doc__
 
 
 def test_sign_split_head_separates_what_signed_codes_cannot():

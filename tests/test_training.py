@@ -12,6 +12,7 @@ from torch import nn
 
 from skunroll import L1AEEncoder
 from skunroll._training import BaseTorchEstimator, to_numpy
+from skunroll._training._docs import training_parameters_doc
 from skunroll._training._plan import make_optimizer
 from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
@@ -356,6 +357,16 @@ def test_optimisers_use_fused_kernels_where_the_device_has_them(name):
     torch.testing.assert_close(weights[True], weights[False])
     meta = nn.Parameter(torch.empty(3, device="meta"))
     assert make_optimizer(name, [meta], 0.01).defaults["fused"] is None
+
+
+def test_an_estimator_declares_its_own_step_budget():
+    class ShortBudget(ScalarEstimator):
+        _auto_steps = 640
+
+    plan = ShortBudget(batch_size=100, max_epochs="auto")._training_plan(n_train=6400)
+    assert plan.max_epochs == 10
+    assert "about 640 optimiser steps" in training_parameters_doc(ShortBudget)
+    assert "about 3,000 optimiser steps" in training_parameters_doc(ScalarEstimator)
 
 
 # ---------------------------------------------------------------- threads

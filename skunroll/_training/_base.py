@@ -76,6 +76,8 @@ class BaseTorchEstimator(BaseEstimator):
     #: (the nonzeros only) instead of densified rows: for losses whose samples
     #: are too large to densify (a whole matrix per sample).
     _sparse_batches = False
+    #: Optimiser steps ``max_epochs="auto"`` aims at.
+    _auto_steps = AUTO_STEPS
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -231,7 +233,7 @@ class BaseTorchEstimator(BaseEstimator):
         steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
         max_epochs = self.max_epochs
         if max_epochs == "auto":
-            max_epochs = int(np.clip(math.ceil(AUTO_STEPS / steps_per_epoch),
+            max_epochs = int(np.clip(math.ceil(self._auto_steps / steps_per_epoch),
                                      AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS))
         patience = self.n_iter_no_change
         if patience == "auto":

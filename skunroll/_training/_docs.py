@@ -25,9 +25,9 @@ TRAINING_PARAMETERS = {
                         "keeps their order, so :meth:`partial_fit` on consecutive chunks takes "
                         "the steps of one ``fit`` epoch on their concatenation."),
     "max_epochs": ('int or "auto"', 'Maximum number of passes over the training data. '
-                                    '``"auto"``: enough epochs for about 3,000 optimiser steps '
-                                    '(between 5 and 1000), so small data sets train as long as '
-                                    'large ones.'),
+                                    '``"auto"``: enough epochs for about {auto_steps:,} '
+                                    'optimiser steps (between 5 and 1000), so small data sets '
+                                    'train as long as large ones.'),
     "early_stopping": ("bool", "Hold out ``validation_fraction`` of the samples, stop when their "
                                "loss has not improved by ``tol`` for ``n_iter_no_change`` epochs "
                                "and restore the best weights. If False, the training loss is "
@@ -97,6 +97,8 @@ def training_parameters_doc(cls):
     for name, (kind, text) in TRAINING_PARAMETERS.items():
         if name not in signature:
             continue
+        if name == "max_epochs":
+            text = text.format(auto_steps=cls._auto_steps)
         if name in notes:
             text = f"{text} {notes[name]}"
         blocks[name] = parameter_block(name, kind, text, signature[name].default)
