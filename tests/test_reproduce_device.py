@@ -152,14 +152,23 @@ def test_deep_l0_builds_its_encoders_and_classifiers_on_the_device(monkeypatch):
     monkeypatch.setattr(reproduce_deep_l0, "paper_regime_dictionary",
                         lambda D, X, **kwargs: (D, 0.5))
     monkeypatch.setattr(reproduce_deep_l0, "DeepL0Encoder", recording(seen))
+    classifier_settings = {}
+
+    def classifier(*args, **kwargs):
+        classifier_settings.update(kwargs)
+        return recording(seen)(*args, **kwargs)
+
     # table4 imports it when it runs.
-    monkeypatch.setattr("skunroll.sparse_coding.DeepL0Classifier", recording(seen))
+    monkeypatch.setattr("skunroll.sparse_coding.DeepL0Classifier", classifier)
     with pytest.raises(Built):
         reproduce_deep_l0.run([8], quick=True, device="cpu")
     monkeypatch.setattr(reproduce_deep_l0, "MLPClassifier", _NoMLP)
     with pytest.raises(Built):
         reproduce_deep_l0.table4([8], quick=True, device="cpu")
     assert seen == ["cpu", "cpu"]
+    # Table 4 keeps the paper's head and the held-out stop, whatever the defaults.
+    assert classifier_settings["split_signs"] is False
+    assert classifier_settings["early_stopping"] is True
 
 
 class _NoMLP:
