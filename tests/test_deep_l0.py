@@ -239,6 +239,16 @@ def test_sigma_is_annealed_tenfold_per_epoch(digits, monkeypatch):
     assert sorted(set(seen), reverse=True) == pytest.approx([0.2, 0.02, 0.002])
 
 
+def test_sigma_schedule_runs_past_the_float_range():
+    # A few rows give hundreds of epochs: 10**epoch overflows a float past 308.
+    encoder = DeepL0Encoder(4)
+    network = UnrolledThresholdingNetwork(torch.eye(4), torch.zeros(4, 4), torch.ones(4), 2,
+                                          "hard")
+    for epoch, expected in ((0, 0.2), (1, 0.02), (400, None), (10**4, None)):
+        encoder._on_epoch_start(network, epoch)
+        assert network.sigma == (pytest.approx(expected) if expected else None)
+
+
 @pytest.mark.slow
 def test_paper_claim_deep_encoder_beats_iht2_and_mlp(digits):
     """Wang et al. Tables 1-2, small: K=2 encoder vs IHT-2 vs a 3-layer ReLU MLP of width p."""

@@ -226,7 +226,10 @@ class _DeepL0Base(BaseTorchEstimator):
     def _on_epoch_start(self, module, epoch):
         # The schedule runs on the global epoch, so a warm start continues it.
         encoder = getattr(module, "encoder", module)
-        sigma = self.sigma / self.sigma_decay**epoch
+        try:
+            sigma = self.sigma / self.sigma_decay**epoch
+        except OverflowError:  # hundreds of epochs on a few rows: long annealed
+            sigma = 0.0
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
 
