@@ -123,13 +123,22 @@ class UnrolledThresholdingNetwork(nn.Module):
         # sigma of HELU_sigma while training; None trains with the exact HELU.
         self.sigma = None
 
-    def threshold(self, u):
+    def _thresholds_in_use(self):
+        """``theta`` as the shrinkage applies it (None for top-m).
+
+        Computed once per forward pass: every stage shares it, and each
+        recomputation would add its operations to the autograd graph.
+        """
+        if self.shrinkage == "top-m":
+            return None
+        theta = self.thresholds.abs()
+        return theta if self.shrinkage == "soft" else theta.clamp_min(1e-8)
+
+    def threshold(self, u, theta):
         if self.shrinkage == "top-m":
             return keep_largest(u, self.n_nonzero_coefs)
-        theta = self.thresholds.abs()
         if self.shrinkage == "soft":
             return soft_threshold(u, theta)
-        theta = theta.clamp_min(1e-8)
         if self.training and self.sigma is not None:
             # theta * HELU_sigma(u / theta): two diagonal scalings around a unit threshold.
             return theta * helu_sigma(u / theta, self.sigma)
@@ -142,21 +151,22 @@ class UnrolledThresholdingNetwork(nn.Module):
         kept = _TENSORS_PER_STAGE * (self.n_steps - 1) * drive.numel() * drive.element_size()
         return kept > CHECKPOINT_ABOVE_BYTES
 
-    def _stage(self, drive, codes):
-        return self.threshold(drive + codes @ self.recurrent.T)
+    def _stage(self, drive, codes, theta):
+        return self.threshold(drive + codes @ self.recurrent.T, theta)
 
     def forward(self, x):
+        theta = self._thresholds_in_use()
         drive = x @ self.weight.T
-        codes = self.threshold(drive)
+        codes = self.threshold(drive, theta)
         recompute = torch.is_grad_enabled() and self._checkpoints(drive)
         for _ in range(self.n_steps - 1):
             if recompute:
                 # The stage is deterministic (no dropout, stable sort), so its
                 # rerun in the backward pass reproduces the forward exactly.
-                codes = checkpoint(self._stage, drive, codes, use_reentrant=False,
+                codes = checkpoint(self._stage, drive, codes, theta, use_reentrant=False,
                                    preserve_rng_state=False)
             else:
-                codes = self._stage(drive, codes)
+                codes = self._stage(drive, codes, theta)
         return codes
 
 
@@ -179,7 +189,7 @@ class DeepL0ClassifierNetwork(nn.Module):
     def forward(self, x):
         codes = self.encoder(x)
         if self.split_signs:
-            codes = torch.cat([codes.clamp_min(0), (-codes).clamp_min(0)], dim=1)
+            codes = torch.relu(torch.cat([codes, -codes], dim=1))
         return self.head(codes)
 
 
