@@ -13,6 +13,7 @@ from torch import nn
 from skunroll import L1AEEncoder
 from skunroll._training import BaseTorchEstimator, to_numpy
 from skunroll._training._docs import training_parameters_doc
+from skunroll._training._loop import snapshot
 from skunroll._training._plan import make_optimizer
 from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
@@ -357,6 +358,22 @@ def test_optimisers_use_fused_kernels_where_the_device_has_them(name):
     torch.testing.assert_close(weights[True], weights[False])
     meta = nn.Parameter(torch.empty(3, device="meta"))
     assert make_optimizer(name, [meta], 0.01).defaults["fused"] is None
+
+
+def test_state_snapshots_are_independent_copies_that_load_back():
+    module = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    state = snapshot(module)
+    expected = {name: value.clone() for name, value in module.state_dict().items()}
+    assert list(state) == list(expected)
+    assert state._metadata == module.state_dict()._metadata
+    with torch.no_grad():
+        module[0].weight.add_(1.0)
+    module[1].num_batches_tracked += 1
+    for name, value in expected.items():
+        assert torch.equal(state[name], value), name
+    module.load_state_dict(state)
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, expected[name]), name
 
 
 def test_an_estimator_declares_its_own_step_budget():

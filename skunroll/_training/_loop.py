@@ -60,7 +60,7 @@ class Run:
         self._new_optimizer()
         # A diverging epoch is rolled back to the weights of the epoch with the
         # lowest training loss (the starting weights before any epoch).
-        self.good_state = copy.deepcopy(module.state_dict()) if plan.rescue else None
+        self.good_state = snapshot(module) if plan.rescue else None
         self.lowest_loss = math.inf
         self.n_rescues = 0
         self.deadline = None if plan.max_time is None else time.perf_counter() + plan.max_time
@@ -192,7 +192,7 @@ class Run:
         if warm and val_source is not None:
             # A continued fit never ends on weights worse than those it started from.
             best_monitored = self.evaluate(val_source)
-            best_state = copy.deepcopy(self.module.state_dict())
+            best_state = snapshot(self.module)
         no_improvement = 0
         stop = None  # "converged", "max_time", "interrupted" or "callback" once decided
 
@@ -227,7 +227,7 @@ class Run:
             if monitored < best_monitored:
                 best_monitored = monitored
                 if val_source is not None:
-                    best_state = copy.deepcopy(self.module.state_dict())
+                    best_state = snapshot(self.module)
             self.remember_if_lowest(train_loss)
 
             record = {"epoch": global_epoch + 1, "train_loss": train_loss,
@@ -271,7 +271,22 @@ class Run:
     def remember_if_lowest(self, train_loss):
         if self.plan.rescue and train_loss <= self.lowest_loss:
             self.lowest_loss = train_loss
-            self.good_state = copy.deepcopy(self.module.state_dict())
+            self.good_state = snapshot(self.module)
+
+
+def snapshot(module):
+    """A copy of ``module``'s state to restore later with ``load_state_dict``.
+
+    Cloning each tensor does what ``copy.deepcopy`` of the state dict does
+    for a module whose state is tensors only, without deepcopy's
+    per-object bookkeeping (a snapshot is taken after most epochs).
+    """
+    state = module.state_dict()
+    copied = type(state)((name, value.detach().clone() if isinstance(value, torch.Tensor)
+                          else copy.deepcopy(value)) for name, value in state.items())
+    # load_state_dict reads the modules' versions from here.
+    copied._metadata = copy.deepcopy(getattr(state, "_metadata", None))
+    return copied
 
 
 def _map_values(kind, function, value):
