@@ -121,6 +121,17 @@ def test_checkpointed_stages_give_the_same_gradients_with_one_tensor_per_stage(s
         dtype: 0.0 for dtype in growth[True] if dtype != torch.float32}}
 
 
+@pytest.mark.parametrize("shrinkage", ["hard", "soft"])
+def test_threshold_on_its_own_applies_the_networks_thresholds(shrinkage):
+    thresholds = torch.tensor([0.5, -1.0, 2.0])
+    net = UnrolledThresholdingNetwork(torch.eye(3), torch.zeros(3, 3), thresholds, 1, shrinkage)
+    u = torch.tensor([[0.6, -0.9, 3.0], [-0.4, 1.5, -2.5]])
+    expected = {"hard": [[0.6, 0.0, 3.0], [0.0, 1.5, -2.5]],
+                "soft": [[0.1, 0.0, 1.0], [0.0, 0.5, -0.5]]}[shrinkage]
+    torch.testing.assert_close(net.threshold(u), torch.tensor(expected))
+    assert torch.equal(net.threshold(u), net(u))
+
+
 def test_auto_checkpointing_switches_on_above_the_byte_budget(monkeypatch):
     small, _ = _stages_saved_bytes("hard", 12, checkpoint_steps="auto")
     monkeypatch.setattr(_modules, "CHECKPOINT_ABOVE_BYTES", 0)

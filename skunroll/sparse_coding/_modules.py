@@ -134,9 +134,12 @@ class UnrolledThresholdingNetwork(nn.Module):
         theta = self.thresholds.abs()
         return theta if self.shrinkage == "soft" else theta.clamp_min(1e-8)
 
-    def threshold(self, u, theta):
+    def threshold(self, u, theta=None):
+        """The shrinkage ``h`` applied to ``u``; ``theta`` as from the thresholds if not given."""
         if self.shrinkage == "top-m":
             return keep_largest(u, self.n_nonzero_coefs)
+        if theta is None:
+            theta = self._thresholds_in_use()
         if self.shrinkage == "soft":
             return soft_threshold(u, theta)
         if self.training and self.sigma is not None:
