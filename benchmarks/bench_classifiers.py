@@ -185,16 +185,21 @@ def optimizer_import_seconds():
     return seconds
 
 
+def classifiers():
+    """``DeepL0Classifier()`` and the plain models a user tries first, unfitted; the
+    MLP has one hidden layer as wide as the classifier's ``n_components``."""
+    width = DeepL0Classifier().n_components
+    return {"LogisticRegression": LogisticRegression(max_iter=1000),
+            f"MLPClassifier({width})": MLPClassifier(width, max_iter=500, random_state=0),
+            "DeepL0Classifier (defaults)": DeepL0Classifier(random_state=0)}
+
+
 def run_images():
     rows = []
-    width = DeepL0Classifier().n_components
     for name, X, y in image_sets():
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
                                                             random_state=0)
-        models = {"LogisticRegression": LogisticRegression(max_iter=1000),
-                  f"MLPClassifier({width})": MLPClassifier(width, max_iter=500, random_state=0),
-                  "DeepL0Classifier (defaults)": DeepL0Classifier(random_state=0)}
-        for method, model in models.items():
+        for method, model in classifiers().items():
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
                 start = time.perf_counter()
@@ -213,17 +218,12 @@ def run_images():
 # ------------------------------------------------------------------ tabular
 def run_tabular():
     rows = []
-    width = DeepL0Classifier().n_components
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     for name, loader in (("iris", load_iris), ("wine", load_wine),
                          ("breast cancer", load_breast_cancer)):
         X, y = loader(return_X_y=True)
         for scaling in ("raw", "standardised"):
-            models = {"LogisticRegression": LogisticRegression(max_iter=1000),
-                      f"MLPClassifier({width})": MLPClassifier(width, max_iter=500,
-                                                               random_state=0),
-                      "DeepL0Classifier (defaults)": DeepL0Classifier(random_state=0)}
-            for method, model in models.items():
+            for method, model in classifiers().items():
                 if scaling == "standardised":
                     model = make_pipeline(StandardScaler(), model)
                 with warnings.catch_warnings(record=True) as caught:
