@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
+from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -26,6 +27,7 @@ from skunroll.sparse_coding import (
     m_sparse_iht,
     optimal_codes,
 )
+from skunroll.sparse_coding._deep_l0_base import _learn_dictionary
 from skunroll.sparse_coding._modules import UnrolledThresholdingNetwork
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -325,6 +327,35 @@ def test_classifier_defaults_train_on_every_row_for_their_step_budget():
     # Later writers than the training rows: LogisticRegression scores 0.928 here.
     assert clf.score(X[640:1280], y[640:1280]) > 0.935
     assert "about 1,000 optimiser steps" in DeepL0Classifier.__doc__
+
+
+def test_classifier_dictionary_start_visits_a_bounded_sample(monkeypatch):
+    # One lasso per row visited: the classifier's quick start reads at most
+    # max(2048, 8 * n_components) rows an epoch; the encoder reads every row.
+    seen = []
+    partial_fit = MiniBatchDictionaryLearning.partial_fit
+
+    def counting(self, X, *args, **kwargs):
+        seen.append(X.shape[0])
+        return partial_fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(MiniBatchDictionaryLearning, "partial_fit", counting)
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(3000, 6), rng.randint(0, 2, 3000)
+    params = {"max_epochs": 1, "dictionary_max_iter": 2, "device": "cpu", "random_state": 0}
+    DeepL0Classifier(8, **params).fit(X, y)
+    assert sum(seen) == 2 * 2048 and max(seen) == 256
+    assert DeepL0Classifier(320)._dictionary_max_rows() == 8 * 320
+    seen.clear()
+    DeepL0Encoder(8, **params).fit(X)
+    assert sum(seen) == 2 * 3000
+    # On fewer rows than the bound, every row is read and the start is that of
+    # the unbounded path, bit for bit.
+    seen.clear()
+    small = DeepL0Classifier(8, **params).fit(X[:2000], y[:2000])
+    assert sum(seen) == 2 * 2000
+    np.testing.assert_array_equal(
+        small.dictionary_, _learn_dictionary(X[:2000], 8, 2, 0, "cd", max_rows=None))
 
 
 def test_sign_split_head_separates_what_signed_codes_cannot():

@@ -57,8 +57,11 @@ def quick(monkeypatch, tmp_path):
 
         monkeypatch.setattr(cls, "_training_plan", capped)
     learn = deep_l0._learn_dictionary
-    monkeypatch.setattr(deep_l0, "_learn_dictionary",
-                        lambda X, n, max_iter, *args: learn(X, n, min(max_iter, 2), *args))
+
+    def short_dictionary_fit(X, n_components, max_iter, *args, **kwargs):
+        return learn(X, n_components, min(max_iter, 2), *args, **kwargs)
+
+    monkeypatch.setattr(deep_l0, "_learn_dictionary", short_dictionary_fit)
     monkeypatch.chdir(tmp_path)  # anything a page or an example writes stays out of the tree
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short fits warn that they are still improving

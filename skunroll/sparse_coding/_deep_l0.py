@@ -189,6 +189,11 @@ CLASSIFIER_ALPHA_DIVISOR = 8
 #: The classifier's max_epochs="auto" budget: a softmax head on sparse codes is
 #: trained (cosine-annealed, on every row) in fewer steps than a reconstruction.
 CLASSIFIER_AUTO_STEPS = 1000
+#: The classifier's dictionary start visits at most this many rows an atom (and
+#: at least CLASSIFIER_DICTIONARY_MIN_ROWS rows) an epoch: one lasso per row
+#: visited, so its time stays bounded on many rows; fine-tuning does the rest.
+CLASSIFIER_DICTIONARY_ROWS_PER_ATOM = 8
+CLASSIFIER_DICTIONARY_MIN_ROWS = 2048
 
 #: The classifier's own parameter texts: the sign split and a shorter dictionary fit.
 _CLASSIFIER_DOCS = {
@@ -196,10 +201,12 @@ _CLASSIFIER_DOCS = {
     "alpha": alpha_doc(CLASSIFIER_ALPHA_DIVISOR),
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=1
-        Epochs of dictionary learning when ``dictionary`` is None (by
-        coordinate descent: the network fine-tunes the dictionary end to end,
-        so a quick start is enough).
-""",
+        Epochs of dictionary learning when ``dictionary`` is None, by
+        coordinate descent, each over at most
+        ``max({min_rows}, {per_atom} * n_components)`` rows drawn at random (the
+        network fine-tunes the dictionary end to end, so a quick start is
+        enough).
+""".format(min_rows=CLASSIFIER_DICTIONARY_MIN_ROWS, per_atom=CLASSIFIER_DICTIONARY_ROWS_PER_ATOM),
     "split_signs": """\
     split_signs : bool, default=True
         Give the softmax head the positive and negative parts of the codes,
@@ -282,6 +289,10 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
 
     def _structure(self):
         return {**super()._structure(), "split_signs": self.split_signs}
+
+    def _dictionary_max_rows(self):
+        return max(CLASSIFIER_DICTIONARY_MIN_ROWS,
+                   CLASSIFIER_DICTIONARY_ROWS_PER_ATOM * self.n_components)
 
     def _fit(self, X, y=None, *, incremental=None, classes=None):
         warm = self._is_warm(incremental)

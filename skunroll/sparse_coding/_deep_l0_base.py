@@ -153,10 +153,15 @@ class _DeepL0Base(BaseTorchEstimator):
                 )
         else:
             D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
-                                  self.random_state, self._dictionary_fit_algorithm)
+                                  self.random_state, self._dictionary_fit_algorithm,
+                                  max_rows=self._dictionary_max_rows())
         self.dictionary_ = D
         self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
         self.alpha_ = self._resolve_alpha(X)
+
+    def _dictionary_max_rows(self):
+        """Rows an epoch of dictionary learning visits at most, or None for every row."""
+        return None
 
     def _resolve_alpha(self, X):
         """``alpha``, or with ``"auto"`` the one whose first-stage threshold keeps
@@ -233,11 +238,14 @@ class _DeepL0Base(BaseTorchEstimator):
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
 
-def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="lars"):
+def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="lars", *,
+                      max_rows=None):
     """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
 
     One path for dense and sparse input (a sparse chunk is densified on its
-    own), so both learn the same dictionary.
+    own), so both learn the same dictionary. Each epoch visits the rows in a
+    new random order; with ``max_rows``, only the first ``max_rows`` of that
+    order (one lasso per row visited, so the time is bounded on many rows).
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
@@ -249,8 +257,8 @@ def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="la
         # starting dictionary a little; it says nothing about the fit.
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in range(max_iter):
-            order = rng.permutation(X.shape[0])
-            for start in range(0, X.shape[0], 256):
+            order = rng.permutation(X.shape[0])[:max_rows]
+            for start in range(0, order.size, 256):
                 chunk = X[np.sort(order[start : start + 256])]
                 learner.partial_fit(chunk.toarray() if sp.issparse(chunk) else chunk)
     return learner.components_.astype(np.float64)
