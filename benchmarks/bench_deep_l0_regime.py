@@ -143,7 +143,7 @@ def mnist_cut_patches(n_per_image=2, min_std=0.15, seed=0):
 def section_data(p):
     patches = mnist_cut_patches()
     X_train, X_test = patches[:8000], patches[8000:9000]
-    problem = Problem(X_train, X_test, _learn_dictionary(X_train, p, 10, 0))
+    problem = Problem(X_train, X_test, _learn_dictionary(X_train, p, 10, 0, "lars"))
     errors = problem.iht_errors()
     print(f"cut patches (8,000 train, 1,000 test; {problem.describe()}): IHT-2/5/10 "
           + " / ".join(f"{e:.2f}%" for e in errors), flush=True)
@@ -176,7 +176,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     X = mnist_patches()
     X_train, X_test = X[:4000], X[4000:]
-    D = _learn_dictionary(X_train, args.p, 10, 0)
+    D = _learn_dictionary(X_train, args.p, 10, 0, "lars")
     problem = Problem(X_train, X_test, D)
     print(f"p = {args.p}, alpha = {ALPHA}; learned dictionary: {problem.describe()}", flush=True)
     if "training" in args.sections:

@@ -358,6 +358,30 @@ def test_classifier_dictionary_start_visits_a_bounded_sample(monkeypatch):
         small.dictionary_, _learn_dictionary(X[:2000], 8, 2, 0, "cd", max_rows=None))
 
 
+def test_dictionary_start_solves_each_lasso_by_coordinate_descent(monkeypatch):
+    # Every deep l0 estimator starts from coordinate descent, which solves the
+    # lasso LARS solves: on a small, well-posed problem the two starts agree.
+    from skunroll.sparse_coding import LISTAEncoder
+
+    algorithms = []
+    partial_fit = MiniBatchDictionaryLearning.partial_fit
+
+    def recording(self, X, *args, **kwargs):
+        algorithms.append(self.fit_algorithm)
+        return partial_fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(MiniBatchDictionaryLearning, "partial_fit", recording)
+    X, y = load_digits(return_X_y=True)
+    X = X[:600] / 16
+    params = {"max_epochs": 1, "dictionary_max_iter": 1, "device": "cpu", "random_state": 0}
+    for estimator in (DeepL0Encoder(8, **params), LISTAEncoder(8, **params)):
+        estimator.fit(X)
+    DeepL0Classifier(8, **params).fit(X, y[:600])
+    assert set(algorithms) == {"cd"} and len(algorithms) == 3 * 3
+    np.testing.assert_allclose(_learn_dictionary(X, 16, 2, 0, "cd"),
+                               _learn_dictionary(X, 16, 2, 0, "lars"), atol=1e-6)
+
+
 def test_sign_split_head_separates_what_signed_codes_cannot():
     # y depends on |x_0|: no linear function of the (nearly linear) signed
     # codes separates it, the sum of the code's two parts does.

@@ -148,7 +148,7 @@ def test_deep_l0_builds_its_encoders_and_classifiers_on_the_device(monkeypatch):
     seen = []
     rng = np.random.RandomState(0)
     monkeypatch.setattr(reproduce_deep_l0, "_learn_dictionary",
-                        lambda X, p, max_iter, seed: rng.randn(p, X.shape[1]))
+                        lambda X, p, max_iter, seed, *args: rng.randn(p, X.shape[1]))
     monkeypatch.setattr(reproduce_deep_l0, "paper_regime_dictionary",
                         lambda D, X, **kwargs: (D, 0.5))
     monkeypatch.setattr(reproduce_deep_l0, "DeepL0Encoder", recording(seen))

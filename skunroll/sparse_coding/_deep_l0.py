@@ -260,7 +260,6 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     """
 
     _target_dtype = torch.long
-    _dictionary_fit_algorithm = "cd"
     _auto_alpha_divisor = CLASSIFIER_ALPHA_DIVISOR
     _auto_steps = CLASSIFIER_AUTO_STEPS
     _training_parameter_notes = {

@@ -81,7 +81,8 @@ PARAMETER_DOCS = {
 """,
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=5
-        Epochs of dictionary learning when ``dictionary`` is None.
+        Epochs of dictionary learning (a lasso per row by coordinate descent)
+        when ``dictionary`` is None.
 """,
 }
 
@@ -89,8 +90,9 @@ PARAMETER_DOCS = {
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
-    #: How MiniBatchDictionaryLearning solves each mini-batch's lasso ("lars" or "cd").
-    _dictionary_fit_algorithm = "lars"
+    #: How MiniBatchDictionaryLearning solves each mini-batch's lasso: coordinate
+    #: descent ("cd") solves the same problem as LARS at a fraction of its time.
+    _dictionary_fit_algorithm = "cd"
     _auto_alpha_divisor = AUTO_ALPHA_DIVISOR
 
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
@@ -238,7 +240,7 @@ class _DeepL0Base(BaseTorchEstimator):
         encoder.sigma = sigma if sigma >= self._SIGMA_FLOOR else None
 
 
-def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="lars", *,
+def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="cd", *,
                       max_rows=None):
     """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
 
