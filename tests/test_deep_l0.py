@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
-from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -329,57 +329,81 @@ def test_classifier_defaults_train_on_every_row_for_their_step_budget():
     assert "about 1,000 optimiser steps" in DeepL0Classifier.__doc__
 
 
-def test_classifier_dictionary_start_visits_a_bounded_sample(monkeypatch):
-    # One lasso per row visited: the classifier's quick start reads at most
-    # max(2048, 8 * n_components) rows an epoch; the encoder reads every row.
-    seen = []
+@pytest.fixture
+def dictionary_steps(monkeypatch):
+    """Each mini-batch of dictionary learning: its rows, lasso solver and penalty."""
+    steps = []
     partial_fit = MiniBatchDictionaryLearning.partial_fit
 
-    def counting(self, X, *args, **kwargs):
-        seen.append(X.shape[0])
+    def recording(self, X, *args, **kwargs):
+        steps.append((X.shape[0], self.fit_algorithm, self.alpha))
         return partial_fit(self, X, *args, **kwargs)
 
-    monkeypatch.setattr(MiniBatchDictionaryLearning, "partial_fit", counting)
+    monkeypatch.setattr(MiniBatchDictionaryLearning, "partial_fit", recording)
+    return steps
+
+
+def test_classifier_dictionary_start_visits_a_bounded_sample(dictionary_steps):
+    # One lasso per row visited: the classifier's quick start reads at most
+    # max(2048, 8 * n_components) rows an epoch; the encoder reads every row.
+    seen = dictionary_steps
     rng = np.random.RandomState(0)
     X, y = rng.rand(3000, 6), rng.randint(0, 2, 3000)
     params = {"max_epochs": 1, "dictionary_max_iter": 2, "device": "cpu", "random_state": 0}
     DeepL0Classifier(8, **params).fit(X, y)
-    assert sum(seen) == 2 * 2048 and max(seen) == 256
+    assert sum(n for n, *_ in seen) == 2 * 2048 and max(n for n, *_ in seen) == 256
     assert DeepL0Classifier(320)._dictionary_max_rows() == 8 * 320
     seen.clear()
     DeepL0Encoder(8, **params).fit(X)
-    assert sum(seen) == 2 * 3000
+    assert sum(n for n, *_ in seen) == 2 * 3000
     # On fewer rows than the bound, every row is read and the start is that of
     # the unbounded path, bit for bit.
     seen.clear()
     small = DeepL0Classifier(8, **params).fit(X[:2000], y[:2000])
-    assert sum(seen) == 2 * 2000
+    assert sum(n for n, *_ in seen) == 2 * 2000
     np.testing.assert_array_equal(
         small.dictionary_, _learn_dictionary(X[:2000], 8, 2, 0, "cd", max_rows=None))
 
 
-def test_dictionary_start_solves_each_lasso_by_coordinate_descent(monkeypatch):
+def test_dictionary_start_solves_each_lasso_by_coordinate_descent(dictionary_steps):
     # Every deep l0 estimator starts from coordinate descent, which solves the
     # lasso LARS solves: on a small, well-posed problem the two starts agree.
     from skunroll.sparse_coding import LISTAEncoder
 
-    algorithms = []
-    partial_fit = MiniBatchDictionaryLearning.partial_fit
-
-    def recording(self, X, *args, **kwargs):
-        algorithms.append(self.fit_algorithm)
-        return partial_fit(self, X, *args, **kwargs)
-
-    monkeypatch.setattr(MiniBatchDictionaryLearning, "partial_fit", recording)
     X, y = load_digits(return_X_y=True)
     X = X[:600] / 16
     params = {"max_epochs": 1, "dictionary_max_iter": 1, "device": "cpu", "random_state": 0}
     for estimator in (DeepL0Encoder(8, **params), LISTAEncoder(8, **params)):
         estimator.fit(X)
     DeepL0Classifier(8, **params).fit(X, y[:600])
-    assert set(algorithms) == {"cd"} and len(algorithms) == 3 * 3
+    assert {algorithm for _, algorithm, _ in dictionary_steps} == {"cd"}
+    assert len(dictionary_steps) == 3 * 3
     np.testing.assert_allclose(_learn_dictionary(X, 16, 2, 0, "cd"),
                                _learn_dictionary(X, 16, 2, 0, "lars"), atol=1e-6)
+
+
+def test_encoder_dictionary_start_scales_its_penalty_to_the_rows(dictionary_steps):
+    # At scikit-learn's alpha=1 every lasso code of unit-norm rows is zero and
+    # the start only redraws atoms from the rows; the encoders penalise by 0.1
+    # times the rows' median norm, the classifier keeps alpha=1.
+    def penalties():
+        found = [alpha for *_, alpha in dictionary_steps]
+        dictionary_steps.clear()
+        return found
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 12) ** 2
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    params = {"max_epochs": 1, "dictionary_max_iter": 1, "device": "cpu", "random_state": 0}
+    unit = DeepL0Encoder(8, **params).fit(X)
+    assert penalties() == [pytest.approx(0.1)] * 2
+    DeepL0Encoder(8, **params).fit(sp.csr_matrix(30 * X))
+    assert penalties() == [pytest.approx(3.0)] * 2
+    codes = sparse_encode(X, unit.dictionary_, algorithm="lasso_cd", alpha=0.1)
+    assert (codes != 0).any(axis=1).all()
+    assert not sparse_encode(X, unit.dictionary_, algorithm="lasso_cd", alpha=1.0).any()
+    DeepL0Classifier(8, **params).fit(X, rng.randint(0, 2, 400))
+    assert penalties() == [1.0] * 2
 
 
 def test_sign_split_head_separates_what_signed_codes_cannot():

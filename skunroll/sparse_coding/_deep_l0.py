@@ -202,7 +202,7 @@ _CLASSIFIER_DOCS = {
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=1
         Epochs of dictionary learning when ``dictionary`` is None, by
-        coordinate descent, each over at most
+        coordinate descent at scikit-learn's penalty ``alpha=1``, each over at most
         ``max({min_rows}, {per_atom} * n_components)`` rows drawn at random (the
         network fine-tunes the dictionary end to end, so a quick start is
         enough).
@@ -260,6 +260,9 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     """
 
     _target_dtype = torch.long
+    # Training tunes the dictionary end to end: a start scaled to the rows'
+    # norm was no better than scikit-learn's alpha=1.
+    _dictionary_alpha_per_norm = None
     _auto_alpha_divisor = CLASSIFIER_ALPHA_DIVISOR
     _auto_steps = CLASSIFIER_AUTO_STEPS
     _training_parameter_notes = {

@@ -11,6 +11,7 @@ from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import row_norms
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._dead_units import report_rows, warn_if_dead
@@ -23,6 +24,10 @@ _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
 
 #: alpha="auto" keeps about ``min(n_features, n_components) // AUTO_ALPHA_DIVISOR`` units a row.
 AUTO_ALPHA_DIVISOR = 4
+#: The encoders' dictionary learning penalises codes by this times the rows'
+#: median norm, so their start does not depend on the data's units
+#: (scikit-learn's fixed alpha=1 leaves every code of unit-norm rows at zero).
+DICTIONARY_ALPHA_PER_NORM = 0.1
 
 
 def alpha_doc(divisor):
@@ -81,9 +86,10 @@ PARAMETER_DOCS = {
 """,
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=5
-        Epochs of dictionary learning (a lasso per row by coordinate descent)
-        when ``dictionary`` is None.
-""",
+        Epochs of dictionary learning when ``dictionary`` is None: a lasso per
+        row by coordinate descent, its penalty {alpha_per_norm} times the rows'
+        median norm.
+""".format(alpha_per_norm=DICTIONARY_ALPHA_PER_NORM),
 }
 
 
@@ -93,6 +99,9 @@ class _DeepL0Base(BaseTorchEstimator):
     #: How MiniBatchDictionaryLearning solves each mini-batch's lasso: coordinate
     #: descent ("cd") solves the same problem as LARS at a fraction of its time.
     _dictionary_fit_algorithm = "cd"
+    #: Dictionary learning's lasso penalty per unit of the rows' median norm
+    #: (None: scikit-learn's alpha=1).
+    _dictionary_alpha_per_norm = DICTIONARY_ALPHA_PER_NORM
     _auto_alpha_divisor = AUTO_ALPHA_DIVISOR
 
     def __init__(self, n_components=128, *, sparsity="l0", alpha="auto", n_nonzero_coefs=32,
@@ -156,10 +165,18 @@ class _DeepL0Base(BaseTorchEstimator):
         else:
             D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
                                   self.random_state, self._dictionary_fit_algorithm,
-                                  max_rows=self._dictionary_max_rows())
+                                  max_rows=self._dictionary_max_rows(),
+                                  alpha=self._dictionary_alpha(X))
         self.dictionary_ = D
         self.step_size_ = default_step_size(D) if self.step_size is None else float(self.step_size)
         self.alpha_ = self._resolve_alpha(X)
+
+    def _dictionary_alpha(self, X):
+        """The lasso penalty of dictionary learning on ``X``."""
+        if self._dictionary_alpha_per_norm is None:
+            return 1.0
+        scale = float(np.median(row_norms(as_csr_or_array(X))))
+        return self._dictionary_alpha_per_norm * scale if scale > 0 else 1.0
 
     def _dictionary_max_rows(self):
         """Rows an epoch of dictionary learning visits at most, or None for every row."""
@@ -241,7 +258,7 @@ class _DeepL0Base(BaseTorchEstimator):
 
 
 def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="cd", *,
-                      max_rows=None):
+                      max_rows=None, alpha=1.0):
     """MiniBatchDictionaryLearning by ``partial_fit`` on chunks of 256 rows.
 
     One path for dense and sparse input (a sparse chunk is densified on its
@@ -250,7 +267,7 @@ def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="cd
     order (one lasso per row visited, so the time is bounded on many rows).
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    learner = MiniBatchDictionaryLearning(n_components=n_components, batch_size=256,
+    learner = MiniBatchDictionaryLearning(n_components=n_components, alpha=alpha, batch_size=256,
                                           fit_algorithm=fit_algorithm, random_state=seed)
     X = as_csr_or_array(X)
     rng = np.random.RandomState(seed)
