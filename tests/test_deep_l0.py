@@ -399,6 +399,9 @@ def test_encoder_dictionary_start_scales_its_penalty_to_the_rows(dictionary_step
     assert penalties() == [pytest.approx(0.1)] * 2
     DeepL0Encoder(8, **params).fit(sp.csr_matrix(30 * X))
     assert penalties() == [pytest.approx(3.0)] * 2
+    # Empty rows (most of them here) do not set the scale.
+    DeepL0Encoder(8, **params).fit(sp.vstack([sp.csr_matrix((500, 12)), sp.csr_matrix(X)]))
+    assert penalties() == [pytest.approx(0.1)] * 4
     codes = sparse_encode(X, unit.dictionary_, algorithm="lasso_cd", alpha=0.1)
     assert (codes != 0).any(axis=1).all()
     assert not sparse_encode(X, unit.dictionary_, algorithm="lasso_cd", alpha=1.0).any()

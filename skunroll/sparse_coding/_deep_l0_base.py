@@ -24,8 +24,8 @@ _SHRINKAGE = {"l0": "hard", "M": "top-m", "l1": "soft"}
 
 #: alpha="auto" keeps about ``min(n_features, n_components) // AUTO_ALPHA_DIVISOR`` units a row.
 AUTO_ALPHA_DIVISOR = 4
-#: The encoders' dictionary learning penalises codes by this times the rows'
-#: median norm, so their start does not depend on the data's units
+#: The encoders' dictionary learning penalises codes by this times the median
+#: norm of the nonzero rows, so their start does not depend on the data's units
 #: (scikit-learn's fixed alpha=1 leaves every code of unit-norm rows at zero).
 DICTIONARY_ALPHA_PER_NORM = 0.1
 
@@ -87,8 +87,8 @@ PARAMETER_DOCS = {
     "dictionary_max_iter": """\
     dictionary_max_iter : int, default=5
         Epochs of dictionary learning when ``dictionary`` is None: a lasso per
-        row by coordinate descent, its penalty {alpha_per_norm} times the rows'
-        median norm.
+        row by coordinate descent, its penalty {alpha_per_norm} times the median
+        norm of the nonzero rows.
 """.format(alpha_per_norm=DICTIONARY_ALPHA_PER_NORM),
 }
 
@@ -175,8 +175,10 @@ class _DeepL0Base(BaseTorchEstimator):
         """The lasso penalty of dictionary learning on ``X``."""
         if self._dictionary_alpha_per_norm is None:
             return 1.0
-        scale = float(np.median(row_norms(as_csr_or_array(X))))
-        return self._dictionary_alpha_per_norm * scale if scale > 0 else 1.0
+        norms = row_norms(as_csr_or_array(X))
+        # Empty rows get no code at any penalty: the scale is the other rows'.
+        norms = norms[norms > 0]
+        return self._dictionary_alpha_per_norm * float(np.median(norms)) if norms.size else 1.0
 
     def _dictionary_max_rows(self):
         """Rows an epoch of dictionary learning visits at most, or None for every row."""
