@@ -1,6 +1,8 @@
 """The shared training loop, exercised through a tiny estimator of its own."""
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -14,7 +16,7 @@ from skunroll import L1AEEncoder
 from skunroll._training import BaseTorchEstimator, to_numpy
 from skunroll._training._docs import training_parameters_doc
 from skunroll._training._loop import snapshot
-from skunroll._training._plan import make_optimizer
+from skunroll._training._optim import Optimizer
 from skunroll.datasets import make_block_sparse
 from skunroll.exceptions import TrainingDivergedError, TrainingRescuedWarning
 from skunroll.utils import resolve_device
@@ -338,26 +340,71 @@ def test_auto_lengths_count_optimiser_steps():
     assert est._training_plan(n_train=50).max_epochs == 1000  # at most 1000
 
 
+def _optimise(optimizer, parameters, n_steps=20):
+    """Quadratic steps; the second parameter has no gradient on odd steps."""
+    for step in range(n_steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = ((parameters[0] - step) ** 2).sum()
+        if step % 2 == 0:
+            loss = loss + (parameters[1] ** 3).sum()
+        loss.backward()
+        optimizer.step()
+    return [p.detach().clone() for p in parameters]
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam"])
-def test_optimisers_use_fused_kernels_where_the_device_has_them(name):
+def test_optimisers_update_as_torch_optim_and_load_its_state(name):
     torch.manual_seed(0)
-    start = torch.randn(50)
-    weights = {}
-    for fused in (True, False):
-        parameter = nn.Parameter(start.clone())
-        optimizer = make_optimizer(name, [parameter], 0.01)
-        if not fused:
-            optimizer = type(optimizer)([parameter], lr=0.01)
-        assert optimizer.defaults["fused"] is (True if fused else None)
-        for step in range(20):
-            optimizer.zero_grad()
-            ((parameter - step) ** 2).sum().backward()
-            optimizer.step()
-        weights[fused] = parameter.detach()
-    # The same update, up to rounding.
-    torch.testing.assert_close(weights[True], weights[False])
+    starts = [torch.randn(50), torch.randn(4, 3)]
+
+    def fresh():
+        return [nn.Parameter(start.clone()) for start in starts]
+
+    torch_class = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[name]
+    ours, theirs = fresh(), fresh()
+    optimizer = Optimizer(name, ours, 0.01)
+    reference = torch_class(theirs, lr=0.01, fused=True)
+    assert optimizer.fused
+    # Bit for bit torch's fused update, parameters without a gradient left alone.
+    for got, expected in zip(_optimise(optimizer, ours), _optimise(reference, theirs),
+                             strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert len(optimizer.state) == (2 if name == "adam" else 0)
+    # The foreach form (devices without a fused kernel): the same update up to rounding.
+    foreach = Optimizer(name, fresh(), 0.01)
+    foreach.fused = False
+    torch_params = fresh()
+    for got, expected in zip(_optimise(foreach, foreach.params), _optimise(
+            torch_class(torch_params, lr=0.01, foreach=True), torch_params), strict=True):
+        torch.testing.assert_close(got, expected)
+    # A state saved by torch.optim (an estimator pickled before) continues as torch would.
+    continued = [nn.Parameter(p.detach().clone()) for p in theirs]
+    resumed = Optimizer(name, continued, 0.5)
+    resumed.load_state_dict(reference.state_dict())
+    assert resumed.param_groups[0]["lr"] == 0.01
+    for got, expected in zip(_optimise(resumed, continued), _optimise(reference, theirs),
+                             strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
     meta = nn.Parameter(torch.empty(3, device="meta"))
-    assert make_optimizer(name, [meta], 0.01).defaults["fused"] is None
+    assert not Optimizer(name, [meta], 0.01).fused
+    with pytest.raises(ValueError, match="one device and one dtype"):
+        Optimizer(name, [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2).double())],
+                  0.01)
+    with pytest.raises(ValueError, match="not one of"):
+        Optimizer("rmsprop", ours, 0.01)
+
+
+def test_training_does_not_import_the_compiler():
+    """torch.optim's first step imports torch._dynamo (seconds); the fits' optimiser does not."""
+    code = ("import sys, numpy as np; from skunroll import L1AEEncoder; "
+            "from skunroll.sparse_coding import DeepL0Classifier; "
+            "X = np.random.default_rng(0).random((60, 12)); "
+            "L1AEEncoder(n_components=4, max_epochs=2).fit(X); "
+            "DeepL0Classifier(n_components=8, max_epochs=2).fit(X, X[:, 0] > 0.5); "
+            "print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_state_snapshots_are_independent_copies_that_load_back():

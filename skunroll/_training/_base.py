@@ -19,6 +19,7 @@ from ..utils._threads import limit_torch_threads, torch_threads
 from ..utils._validation import as_csr_or_array, atomic_fit, validate_features
 from ._docs import fill_training_docs
 from ._loop import History, Run, all_finite, call_back, epoch_message, one_pass, warn_on_stop
+from ._optim import OPTIMIZERS
 from ._plan import (
     AUTO_MAX_EPOCHS,
     AUTO_MAX_PATIENCE,
@@ -28,7 +29,6 @@ from ._plan import (
     AUTO_STEPS,
     LR_SCHEDULES,
     MAX_RESCUES,
-    OPTIMIZERS,
     RESCUE_FACTOR,
     TrainingPlan,
 )

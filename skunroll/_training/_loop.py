@@ -18,12 +18,12 @@ from ..exceptions import TrainingDivergedError, TrainingRescuedWarning
 from ..utils._device import resolve_device, torch_generator
 from ..utils._logging import report
 from ..utils._progress import step_progress
+from ._optim import Optimizer
 from ._plan import (
     MAX_RESCUES,
     RESCUE_FACTOR,
     AdaptiveGradientClipper,
     LearningRate,
-    make_optimizer,
 )
 
 
@@ -117,8 +117,8 @@ class Run:
             self.clipper.n_steps = n_steps
 
     def _new_optimizer(self):
-        self.optimizer = make_optimizer(self.plan.optimizer, self.module.parameters(),
-                                        self.schedule.value)
+        self.optimizer = Optimizer(self.plan.optimizer, self.module.parameters(),
+                                   self.schedule.value)
         self.clipper = AdaptiveGradientClipper(self.device) if self.plan.clip_gradients else None
 
     def epoch(self, sources, order):

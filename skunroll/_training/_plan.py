@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import torch
 
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 # max_epochs="auto": about AUTO_STEPS optimiser steps, within these bounds.
@@ -19,8 +18,6 @@ RESCUE_FACTOR = 0.1    # learning rate multiplier after a rescue
 MAX_RESCUES = 4
 _PLATEAU_FACTOR = 0.3   # the IVY reference's decay factor
 _CLIP_FACTOR, _CLIP_WINDOW = 5.0, 100
-# Devices whose fused optimiser kernels accept every floating dtype.
-_FUSED_DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -37,18 +34,6 @@ class TrainingPlan:
     clip_gradients: bool
     rescue: bool
     shuffle: bool
-
-
-def make_optimizer(name, parameters, learning_rate):
-    """torch's optimiser ``name``, with its fused kernel where the device has one.
-
-    The fused step updates all parameters in one kernel: the same update up to
-    rounding, where a small network's step otherwise spends much of its time
-    in the per-parameter loop.
-    """
-    parameters = list(parameters)
-    fused = all(p.device.type in _FUSED_DEVICES and p.is_floating_point() for p in parameters)
-    return OPTIMIZERS[name](parameters, lr=learning_rate, fused=fused or None)
 
 
 class LearningRate:
