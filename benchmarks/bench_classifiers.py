@@ -20,9 +20,9 @@ and breast cancer sets, raw and standardised (``StandardScaler`` in a
 pipeline), five-fold cross-validated accuracy and mean fit seconds.
 
 Labels and images: each model is fitted once, on 70/30 splits. One torch
-thread. The first torch optimiser a process builds imports ``torch._dynamo``
-(about 2 s); it is built and timed before the fits, and printed. JSON in
-``--out``.
+thread. Fit times include what a model's first fit in a process pays (skunroll
+does not train through ``torch.optim``, whose first step imports
+``torch._dynamo``). JSON in ``--out``.
 
 Run::
 
@@ -173,18 +173,6 @@ def image_sets():
     yield "LFW subset (face or not)", lfw_subset().reshape(200, -1), np.repeat([1, 0], 100)
 
 
-def optimizer_import_seconds():
-    """Build one torch optimiser: the first in a process imports ``torch._dynamo``.
-
-    That one-time import is billed to no model's fit time; it is printed and kept.
-    """
-    start = time.perf_counter()
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    seconds = time.perf_counter() - start
-    print(f"torch's optimiser import, once per process: {seconds:.1f} s (not in fit times)")
-    return seconds
-
-
 def classifiers():
     """``DeepL0Classifier()`` and the plain models a user tries first, unfitted; the
     MLP has one hidden layer as wide as the classifier's ``n_components``."""
@@ -254,7 +242,7 @@ def main():
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {"optimizer_import_seconds": optimizer_import_seconds()}
+    results = {}
     chosen = [section for section in SECTIONS if getattr(args, section)] or list(SECTIONS)
     for section in chosen:
         results[section] = SECTIONS[section](out)
