@@ -385,8 +385,26 @@ def test_optimisers_update_as_torch_optim_and_load_its_state(name):
     for got, expected in zip(_optimise(resumed, continued), _optimise(reference, theirs),
                              strict=True):
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    # ... and the reverse: torch.optim (an earlier skunroll) continues this class's state.
+    ours_continued = [nn.Parameter(p.detach().clone()) for p in ours]
+    torch_continued = [nn.Parameter(p.detach().clone()) for p in ours]
+    mine = Optimizer(name, ours_continued, 0.5)
+    mine.load_state_dict(optimizer.state_dict())
+    back = torch_class(torch_continued, lr=0.5, fused=True)
+    back.load_state_dict(optimizer.state_dict())
+    for got, expected in zip(_optimise(mine, ours_continued),
+                             _optimise(back, torch_continued), strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    if name == "adam":
+        # The foreach form counts steps on the host, as torch does (no device sync).
+        assert all(s["step"].device.type == "cpu" for s in foreach.state.values())
+        with pytest.raises(ValueError, match="does not match"):
+            Optimizer(name, [nn.Parameter(torch.zeros(5)), nn.Parameter(torch.zeros(4, 3))],
+                      0.01).load_state_dict(optimizer.state_dict())
     meta = nn.Parameter(torch.empty(3, device="meta"))
     assert not Optimizer(name, [meta], 0.01).fused
+    with pytest.raises(ValueError, match="real floating-point"):
+        Optimizer(name, [nn.Parameter(torch.zeros(3, dtype=torch.complex64))], 0.01)
     with pytest.raises(ValueError, match="one device and one dtype"):
         Optimizer(name, [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2).double())],
                   0.01)

@@ -5,6 +5,14 @@ import torch
 OPTIMIZERS = ("sgd", "adam")
 # torch's Adam defaults; the estimators use no momentum for SGD, no weight decay.
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
+# The settings torch.optim's constructors take, written into ``state_dict`` so
+# that torch.optim (and so an earlier skunroll) can load the state.
+_SETTINGS = {
+    "adam": {"betas": (_BETA1, _BETA2), "eps": _EPS, "weight_decay": 0.0, "amsgrad": False,
+             "maximize": False},
+    "sgd": {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
+            "maximize": False},
+}
 # Devices whose fused optimiser kernels accept every floating dtype.
 _FUSED_DEVICES = ("cpu", "cuda")
 
@@ -14,8 +22,8 @@ class Optimizer:
 
     The update is ``torch.optim``'s with ``fused=True`` (bit for bit) on the
     devices that have fused kernels, and its ``foreach`` form elsewhere; the
-    state has ``torch.optim``'s layout, so a state it saved (an estimator
-    pickled by an earlier version) loads. Left out is the Python around the
+    state has ``torch.optim``'s layout, so states load both ways (an estimator
+    pickled by an earlier version continues, and the reverse). Left out is the Python around the
     kernel: ``torch.optim``'s ``step`` walks parameter groups, state checks and
     compiler guards on every call, longer than a small network's kernel takes,
     and its first call in a process imports ``torch._dynamo``, which takes
@@ -26,7 +34,7 @@ class Optimizer:
     name : {"sgd", "adam"}
         The update.
     parameters : iterable of Tensor
-        On one device, of one floating dtype (as a module's are).
+        On one device, of one real floating dtype (as a module's are).
     learning_rate : float
         The step; the schedule changes ``param_groups[0]["lr"]``.
     """
@@ -38,8 +46,9 @@ class Optimizer:
         self.params = list(parameters)
         if len({(p.device, p.dtype) for p in self.params}) > 1:
             raise ValueError("All parameters must share one device and one dtype.")
-        self.fused = all(p.device.type in _FUSED_DEVICES and p.is_floating_point()
-                         for p in self.params)
+        if not all(p.is_floating_point() for p in self.params):
+            raise ValueError("The optimiser updates real floating-point parameters only.")
+        self.fused = all(p.device.type in _FUSED_DEVICES for p in self.params)
         self.param_groups = [{"lr": learning_rate, "params": list(range(len(self.params)))}]
         self.state = {}
 
@@ -70,9 +79,7 @@ class Optimizer:
         for i in active:
             if i not in self.state:
                 p = self.params[i]
-                self.state[i] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
-                                 "exp_avg": torch.zeros_like(p),
-                                 "exp_avg_sq": torch.zeros_like(p)}
+                self.state[i] = self._adam_state(0.0, torch.zeros_like(p), torch.zeros_like(p))
         states = [self.state[i] for i in active]
         steps = [s["step"] for s in states]
         exp_avgs = [s["exp_avg"] for s in states]
@@ -85,22 +92,32 @@ class Optimizer:
         else:
             _foreach_adam(params, grads, exp_avgs, exp_avg_sqs, steps, lr)
 
+    def _adam_state(self, step, exp_avg, exp_avg_sq):
+        # The count lives where torch.optim keeps it: on the device for the
+        # fused kernel, on the host for the foreach form (read without a sync).
+        device = exp_avg.device if self.fused else "cpu"
+        return {"step": torch.as_tensor(step).to(device, torch.float32, copy=True),
+                "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+
     def state_dict(self):
-        return {"state": {i: dict(s) for i, s in self.state.items()},
-                "param_groups": [dict(group) for group in self.param_groups]}
+        group = {**_SETTINGS[self.name], **self.param_groups[0], "fused": self.fused or None}
+        return {"state": {i: dict(s) for i, s in self.state.items()}, "param_groups": [group]}
 
     def load_state_dict(self, state_dict):
         """Load a state saved by this class or by ``torch.optim``'s Adam / SGD."""
-        self.param_groups[0]["lr"] = state_dict["param_groups"][0]["lr"]
-        self.state = {}
+        state = {}
         for i, saved in state_dict["state"].items():
-            p = self.params[int(i)]
-            entry = {key: torch.as_tensor(value).to(p.device, p.dtype, copy=True)
-                     for key, value in saved.items() if key in ("exp_avg", "exp_avg_sq")}
-            if entry:
-                entry["step"] = torch.as_tensor(saved["step"]).to(p.device, torch.float32,
-                                                                  copy=True)
-                self.state[int(i)] = entry
+            if "exp_avg" not in saved:  # SGD's empty momentum entries
+                continue
+            p = self.params[int(i)] if int(i) < len(self.params) else None
+            moments = [torch.as_tensor(saved[key]) for key in ("exp_avg", "exp_avg_sq")]
+            if p is None or any(moment.shape != p.shape for moment in moments):
+                raise ValueError(f"The saved optimiser state for parameter {i} does not match "
+                                 "the parameters (another network's state?).")
+            state[int(i)] = self._adam_state(
+                saved["step"], *(moment.to(p.device, p.dtype, copy=True) for moment in moments))
+        self.state = state
+        self.param_groups[0]["lr"] = state_dict["param_groups"][0]["lr"]
 
 
 def _foreach_adam(params, grads, exp_avgs, exp_avg_sqs, steps, lr):
