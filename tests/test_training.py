@@ -541,14 +541,23 @@ def test_ctrl_c_during_fit_keeps_the_work(early_stopping):
     from skunroll.datasets import make_block_sparse
 
     X = make_block_sparse(2000, 200, random_state=0)
+    timers = []
+
+    def interrupt_soon(record):
+        # Ctrl-C once training runs, however long the set-up took (before
+        # training, Ctrl-C raises as usual).
+        if not timers:
+            timers.append(_interrupt_after(0.2))
+
     encoder = L1AEEncoder(20, max_epochs=100000, n_iter_no_change=100000, batch_size=8,
-                          early_stopping=early_stopping, device="cpu", random_state=0)
-    timer = _interrupt_after(1.5)
+                          early_stopping=early_stopping, device="cpu", random_state=0,
+                          callbacks=[interrupt_soon])
     try:
         with pytest.warns(ConvergenceWarning, match="interrupted"):
             encoder.fit(X)
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
     assert 1 <= encoder.n_iter_ < 100000 and len(encoder.loss_curve_) == encoder.n_iter_
     assert np.all(np.isfinite(encoder.components_))
     if early_stopping:  # the weights kept are the best validated ones
@@ -562,7 +571,8 @@ def test_ctrl_c_during_partial_fit_keeps_the_steps_taken():
 
     X = make_block_sparse(200000, 200, random_state=0)
     encoder = L1AEEncoder(20, batch_size=4, device="cpu", random_state=0)
-    timer = _interrupt_after(1.5)
+    # Late enough for the set-up on a loaded machine; the pass takes minutes.
+    timer = _interrupt_after(5.0)
     try:
         with pytest.warns(ConvergenceWarning, match="partial_fit interrupted"):
             encoder.partial_fit(X)
