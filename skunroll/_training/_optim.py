@@ -23,11 +23,11 @@ class Optimizer:
     The update is ``torch.optim``'s with ``fused=True`` (bit for bit) on the
     devices that have fused kernels, and its ``foreach`` form elsewhere; the
     state has ``torch.optim``'s layout, so states load both ways (an estimator
-    pickled by an earlier version continues, and the reverse). Left out is the Python around the
-    kernel: ``torch.optim``'s ``step`` walks parameter groups, state checks and
-    compiler guards on every call, longer than a small network's kernel takes,
-    and its first call in a process imports ``torch._dynamo``, which takes
-    seconds.
+    pickled by an earlier version continues, and the reverse). Left out is
+    the Python around the kernel: ``torch.optim``'s ``step`` walks parameter
+    groups, state checks and compiler guards on every call, longer than a
+    small network's kernel takes, and its first call in a process imports
+    ``torch._dynamo``, which takes seconds.
 
     Parameters
     ----------
