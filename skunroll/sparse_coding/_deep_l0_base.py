@@ -96,9 +96,6 @@ PARAMETER_DOCS = {
 class _DeepL0Base(BaseTorchEstimator):
     """What the encoder and the classifier share: dictionary, network, sigma schedule."""
 
-    #: How MiniBatchDictionaryLearning solves each mini-batch's lasso: coordinate
-    #: descent ("cd") solves the same problem as LARS at a fraction of its time.
-    _dictionary_fit_algorithm = "cd"
     #: Dictionary learning's lasso penalty per unit of the rows' median norm
     #: (None: scikit-learn's alpha=1).
     _dictionary_alpha_per_norm = DICTIONARY_ALPHA_PER_NORM
@@ -164,7 +161,7 @@ class _DeepL0Base(BaseTorchEstimator):
                 )
         else:
             D = _learn_dictionary(X, self.n_components, self.dictionary_max_iter,
-                                  self.random_state, self._dictionary_fit_algorithm,
+                                  self.random_state,
                                   max_rows=self._dictionary_max_rows(),
                                   alpha=self._dictionary_alpha(X))
         self.dictionary_ = D
@@ -267,6 +264,8 @@ def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="cd
     own), so both learn the same dictionary. Each epoch visits the rows in a
     new random order; with ``max_rows``, only the first ``max_rows`` of that
     order (one lasso per row visited, so the time is bounded on many rows).
+    Each lasso is solved by coordinate descent unless ``fit_algorithm`` says
+    otherwise: the same problem as LARS at a fraction of its time.
     """
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     learner = MiniBatchDictionaryLearning(n_components=n_components, alpha=alpha, batch_size=256,
