@@ -343,7 +343,7 @@ def test_auto_lengths_count_optimiser_steps():
 def _optimise(optimizer, parameters, n_steps=20):
     """Quadratic steps; the second parameter has no gradient on odd steps."""
     for step in range(n_steps):
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss = ((parameters[0] - step) ** 2).sum()
         if step % 2 == 0:
             loss = loss + (parameters[1] ** 3).sum()

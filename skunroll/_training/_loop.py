@@ -140,7 +140,7 @@ class Run:
         for n_rows, *batch in batches:
             self.schedule.before_step(self.optimizer)
             loss = estimator._batch_loss(module, *batch)
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad()
             loss.backward()
             if self.clipper is not None:
                 self.clipper.clip(module.parameters())

@@ -52,12 +52,9 @@ class Optimizer:
         self.param_groups = [{"lr": learning_rate, "params": list(range(len(self.params)))}]
         self.state = {}
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self):
         for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            p.grad = None
 
     @torch.no_grad()
     def step(self):
