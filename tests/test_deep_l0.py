@@ -63,6 +63,60 @@ def test_helu_sigma_tends_to_helu():
     assert helu(torch.tensor([0.999, 1.0, -1.0, -0.5])).tolist() == [0.0, 1.0, -1.0, 0.0]
 
 
+def test_threshold_masks_are_the_comparisons_bit_for_bit():
+    bound = torch.tensor([0.8, 1.0, 1e-8])
+    edges = []
+    for b in bound.tolist():
+        b = torch.tensor(b)
+        edges += [b, torch.nextafter(b, torch.tensor(0.0)), torch.nextafter(b, torch.tensor(9.0)),
+                  -b]
+    columns = torch.stack(edges + [torch.tensor(0.0), torch.tensor(-0.0), torch.tensor(1e-45),
+                                   torch.tensor(3e38)])
+    values = columns[:, None].expand(-1, 3)
+    for mask, expected in ((_modules._at_least(values, bound), values >= bound),
+                           (_modules._above(values, bound), values > bound),
+                           (_modules._at_least(values, 1), values >= 1),
+                           (_modules._above(values, 0.8), values > 0.8)):
+        assert mask.dtype == values.dtype
+        assert torch.equal(mask, expected.to(values.dtype))
+
+
+def _where_threshold(u, theta, sigma):
+    """The thresholds as torch.where writes them (the reference of the float masks)."""
+    if sigma is None:
+        return torch.where(u.abs() >= theta, u, 0.0)
+    v = u / theta
+    magnitude = v.abs()
+    ramp = torch.sign(v) * (magnitude - 1 + sigma) / sigma
+    inner = torch.where(magnitude > 1 - sigma, ramp, torch.zeros_like(v))
+    return theta * torch.where(magnitude >= 1, v, inner)
+
+
+@pytest.mark.parametrize("sigma", [None, 0.2])
+def test_thresholds_equal_where_in_values_and_gradients(sigma):
+    generator = torch.Generator().manual_seed(0)
+    theta = torch.rand(16, generator=generator) + 0.1
+    u = torch.randn(64, 16, generator=generator)
+    u[:4] = torch.stack([theta, -theta, 0.8 * theta, -0.9 * theta])  # on and near the kinks
+    network = UnrolledThresholdingNetwork(torch.eye(16), torch.zeros(16, 16), theta, 1, "hard")
+    network.sigma = sigma
+    weights = torch.randn(64, 16, generator=generator)
+    outputs, gradients = [], []
+    for threshold in (network.threshold, lambda u_: _where_threshold(
+            u_, network._thresholds_in_use(), sigma)):
+        network.zero_grad()
+        leaf = u.clone().requires_grad_()
+        out = threshold(leaf)
+        (out * weights).sum().backward()
+        outputs.append(out.detach())
+        theta_grad = network.thresholds.grad  # None for the exact HELU, in both
+        gradients.append((leaf.grad, None if theta_grad is None else theta_grad.clone()))
+    assert torch.equal(outputs[0], outputs[1])
+    for ours, reference in zip(gradients[0], gradients[1], strict=True):
+        assert (ours is None and reference is None) or torch.equal(ours, reference)
+    assert sigma is not None or not torch.signbit(outputs[0][outputs[0] == 0]).any()  # no -0.0
+
+
 def test_keep_largest_keeps_m_with_deterministic_ties_and_masked_gradient():
     u = torch.tensor([[0.5, -3.0, 0.5, 2.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]], requires_grad=True)
     out = keep_largest(u, 3)

@@ -20,9 +20,33 @@ from torch.utils.checkpoint import checkpoint
 from ..utils._losses import squared_error_loss
 
 
+def _at_least(values, bound):
+    """1.0 where ``values >= bound``, else 0.0, in ``values``' dtype, without gradient.
+
+    By float arithmetic (``sign(v - b) + 1``, clipped at 1), not a comparison:
+    on the CPU, torch's kernels that write or read bool tensors (comparisons,
+    ``where``) are scalar loops that branch on each element, slowest on the
+    unpredictable supports of real codes. ``v - b`` is 0 only where ``v == b``
+    (gradual underflow), so the mask is the comparison's, bit for bit.
+    """
+    with torch.no_grad():
+        return (values - bound).sign_().add_(1).clamp_(max=1)
+
+
+def _above(values, bound):
+    """1.0 where ``values > bound``, else 0.0 (see :func:`_at_least`)."""
+    with torch.no_grad():
+        return (values - bound).sign_().clamp_(min=0)
+
+
+def _keep_where(mask, values):
+    """``values`` where ``mask`` is 1, else +0.0 (never -0.0): ``where(mask, values, 0)``."""
+    return values * mask + 0.0
+
+
 def helu(u):
     """Hard thrEsholding Linear Unit: ``u`` where ``|u| >= 1``, else 0."""
-    return torch.where(u.abs() >= 1, u, torch.zeros_like(u))
+    return _keep_where(_at_least(u.abs(), 1), u)
 
 
 def helu_sigma(u, sigma):
@@ -34,8 +58,11 @@ def helu_sigma(u, sigma):
     """
     magnitude = u.abs()
     ramp = torch.sign(u) * (magnitude - 1 + sigma) / sigma
-    inner = torch.where(magnitude > 1 - sigma, ramp, torch.zeros_like(u))
-    return torch.where(magnitude >= 1, u, inner)
+    inner = ramp * _above(magnitude, 1 - sigma)
+    outer = _at_least(magnitude, 1)
+    # where(outer, u, inner) by arithmetic: for finite inputs the same values
+    # (up to the sign of zeros) and, through autograd, the same gradients.
+    return u * outer + inner * (1 - outer)
 
 
 def keep_largest(U, n_nonzero_coefs):
@@ -146,7 +173,7 @@ class UnrolledThresholdingNetwork(nn.Module):
             # theta * HELU_sigma(u / theta): two diagonal scalings around a unit threshold.
             return theta * helu_sigma(u / theta, self.sigma)
         # theta * HELU(u / theta), without the scalings: it keeps u where |u| >= theta.
-        return torch.where(u.abs() >= theta, u, 0.0)
+        return _keep_where(_at_least(u.abs(), theta), u)
 
     def _checkpoints(self, drive):
         if self.checkpoint_steps != "auto":
