@@ -369,6 +369,23 @@ def test_classifier_learns_digits(digits):
     assert clf.coef_.shape == (10, 128) and clf.classes_.tolist() == list(range(10))
 
 
+@pytest.mark.parametrize("sparsity", ["l0", "M"])
+def test_float64_outputs_do_not_depend_on_the_batch(digits, sparsity):
+    # float32 products round differently with the number of rows (a single row
+    # takes another kernel), and the logits' differences amplify that; float64
+    # input runs in float64 on the CPU, so each row's output is its own.
+    X, y = digits[:300], load_digits().target[:300]
+    estimators = [DeepL0Classifier(n_components=32, sparsity=sparsity, max_epochs=3,
+                                   random_state=0).fit(X, y),
+                  DeepL0Encoder(n_components=32, sparsity=sparsity, max_epochs=3,
+                                random_state=0).fit(X)]
+    for estimator, method in [(estimators[0], "decision_function"),
+                              (estimators[0], "predict_proba"), (estimators[1], "transform")]:
+        whole = getattr(estimator, method)(X[:40])
+        alone = np.vstack([getattr(estimator, method)(X[i : i + 1]) for i in range(40)])
+        np.testing.assert_allclose(alone, whole, rtol=0, atol=1e-12, err_msg=method)
+
+
 def test_classifier_defaults_train_on_every_row_for_their_step_budget():
     X, y = load_digits(return_X_y=True)
     X = X / 16

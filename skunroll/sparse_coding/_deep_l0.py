@@ -10,7 +10,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._training import to_numpy
 from ..metrics import normalized_code_error
-from ..utils._device import inference_device
 from ..utils._docstrings import fill_doc, parameter_blocks
 from ..utils._losses import squared_error_loss
 from ..utils._mixins import SparseCodesMixin
@@ -147,13 +146,9 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        # Hard thresholds make a code jump with any rounding: float64 input is
-        # encoded in float64 on the CPU, so a row's code does not depend on the
-        # batch it is in.
-        exact = X.dtype == np.float64 and inference_device(self.device).type == "cpu"
         codes = self._forward(X, self.input_weights_.shape[0],
                               module=self._encoder_from_attributes(),
-                              compute_dtype=torch.float64 if exact else torch.float32)
+                              compute_dtype=self._inference_dtype(X))
         return codes.astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
@@ -386,7 +381,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     def _logits(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._forward(X, len(self.classes_))
+        return self._forward(X, len(self.classes_), compute_dtype=self._inference_dtype(X))
 
     def decision_function(self, X):
         """Class scores (logits); for two classes, the score of the second class.
