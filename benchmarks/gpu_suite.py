@@ -13,7 +13,11 @@ would not fit is recorded as skipped, never left half-run):
   m = 100) at T = 10 and T = 60, CPU vs GPU;
 - ``accuracy``: Synthetic1 at m = 20 with the default settings, trained a
   few epochs at a time (``warm_start``): seconds of training until 96% of the
-  test rows are recovered exactly (or the share reached within the budget).
+  test rows are recovered exactly (or the share reached within the budget);
+- ``thresholds``: one training step of ``DeepL0Classifier``'s network on
+  digits, its thresholds as float masks (the library's) vs ``torch.where``
+  (``bench_thresholds.py``), CPU and GPU: whether the masks, chosen for the
+  CPU's scalar bool kernels, cost the GPU anything.
 
 Without a CUDA device every GPU row is recorded as skipped and the CPU rows
 still run, so the script can be tried here first (``--quick`` shrinks every
@@ -40,9 +44,9 @@ import time
 import warnings
 from pathlib import Path
 
-SECTIONS = ("tests", "decode", "train", "accuracy")
+SECTIONS = ("tests", "decode", "train", "accuracy", "thresholds")
 #: Share of the budget each section may take.
-SHARES = {"tests": 0.15, "decode": 0.4, "train": 0.2, "accuracy": 0.25}
+SHARES = {"tests": 0.15, "decode": 0.35, "train": 0.2, "accuracy": 0.22, "thresholds": 0.08}
 
 
 def install_wheels(folder):
@@ -243,6 +247,31 @@ def run_accuracy(seconds, quick, target=0.96):
             "curve": [{"epochs": e, "train_seconds": s, "exact": x} for e, s, x in curve]}
 
 
+def run_thresholds(seconds, quick):
+    import torch
+    from sklearn.datasets import load_digits
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_thresholds import compare_forms, network
+
+    budget = Budget(seconds)
+    X, y = load_digits(return_X_y=True)
+    rows = []
+    for device in ("cpu", "cuda"):
+        if device == "cuda" and not torch.cuda.is_available():
+            rows.append({"device": device, "status": "skipped: no CUDA device"})
+            continue
+        if budget.left() <= 0:
+            rows.append({"device": device, "status": "skipped: out of time"})
+            continue
+        net, X_batch, y_batch = network(X / 16, y)
+        net, X_batch, y_batch = net.to(device), X_batch.to(device), y_batch.to(device)
+        for row in compare_forms(net, X_batch, y_batch, rounds=2 if quick else 10):
+            rows.append({"device": device, **row,
+                         "masks_over_where": row["masks_us"] / row["where_us"]})
+    return {"status": "ran", "rows": rows}
+
+
 def table(report):
     lines = [f"skunroll GPU suite: {report['environment']}", ""]
     for name in SECTIONS:
@@ -273,7 +302,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     report = {"environment": environment(), "budget_seconds": args.budget, "sections": {}}
     runners = {"tests": run_tests, "decode": run_decode, "train": run_train,
-               "accuracy": run_accuracy}
+               "accuracy": run_accuracy, "thresholds": run_thresholds}
     total = Budget(args.budget)
     for name in args.sections:
         share = SHARES[name] / sum(SHARES[s] for s in args.sections) * args.budget

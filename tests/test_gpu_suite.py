@@ -35,3 +35,13 @@ def test_dry_run_skips_the_gpu_rows_and_writes_its_report(tmp_path):
     accuracy = report["sections"]["accuracy"]
     assert accuracy.get("device") == "cpu" or accuracy["status"] == "skipped: out of time"
     assert "[decode] ran" in (tmp_path / "gpu_suite.txt").read_text()
+    # The thresholds section alone (its share of a short budget is under the 5 s floor).
+    assert suite.main([str(tmp_path / "thresholds"), "--quick", "--budget", "20",
+                       "--sections", "thresholds"]) == 0
+    thresholds = json.loads((tmp_path / "thresholds" / "gpu_suite.json").read_text())
+    thresholds = thresholds["sections"]["thresholds"]
+    assert thresholds["status"] == "ran"
+    cpu_rows = [row for row in thresholds["rows"] if row["device"] == "cpu"]
+    assert {row["thresholds"] for row in cpu_rows} == {"exact HELU", "HELU_sigma"}
+    assert all(row["same_gradients"] and row["masks_us"] > 0 for row in cpu_rows)
+    assert {"device": "cuda", "status": "skipped: no CUDA device"} in thresholds["rows"]
