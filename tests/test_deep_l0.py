@@ -92,6 +92,19 @@ def _where_threshold(u, theta, sigma):
     return theta * torch.where(magnitude >= 1, v, inner)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_helu_sigma_keeps_huge_and_infinite_inputs_as_where_does(dtype):
+    big = torch.finfo(dtype).max
+    values = torch.tensor([big, -big, torch.inf, -torch.inf, 0.9, -0.85, 0.5, 1.0], dtype=dtype)
+    ours, reference = values.clone().requires_grad_(), values.clone().requires_grad_()
+    out = helu_sigma(ours, 0.2)
+    expected = _where_threshold(reference, torch.ones((), dtype=dtype), 0.2)
+    assert torch.equal(out, expected)  # no NaN from inf * 0 in the masked-out ramp
+    out.sum().backward()
+    expected.sum().backward()
+    assert torch.equal(ours.grad, reference.grad)
+
+
 @pytest.mark.parametrize("sigma", [None, 0.2])
 def test_thresholds_equal_where_in_values_and_gradients(sigma):
     generator = torch.Generator().manual_seed(0)

@@ -27,7 +27,8 @@ def _at_least(values, bound):
     on the CPU, torch's kernels that write or read bool tensors (comparisons,
     ``where``) are scalar loops that branch on each element, slowest on the
     unpredictable supports of real codes. ``v - b`` is 0 only where ``v == b``
-    (gradual underflow), so the mask is the comparison's, bit for bit.
+    (with gradual underflow, torch's default), so for non-NaN values the mask
+    is the comparison's, bit for bit (a NaN gives NaN rather than 0).
     """
     with torch.no_grad():
         return (values - bound).sign_().add_(1).clamp_(max=1)
@@ -40,13 +41,47 @@ def _above(values, bound):
 
 
 def _keep_where(mask, values):
-    """``values`` where ``mask`` is 1, else +0.0 (never -0.0): ``where(mask, values, 0)``."""
+    """``values`` where ``mask`` is 1, else +0.0 (never -0.0): ``where(mask, values, 0)``.
+
+    Autograd keeps the float mask for backward (``where`` kept a bool one): a
+    custom function keeping it as int8 cost more time than the bytes saved.
+    """
     return values * mask + 0.0
 
 
 def helu(u):
     """Hard thrEsholding Linear Unit: ``u`` where ``|u| >= 1``, else 0."""
     return _keep_where(_at_least(u.abs(), 1), u)
+
+
+class _HeluSigma(torch.autograd.Function):
+    """HELU_sigma by float masks, keeping 3 bytes an element for backward.
+
+    The forward and backward repeat, operation for operation, what autograd
+    does for ``where(|u| >= 1, u, where(|u| > 1 - sigma, ramp, 0))``, so
+    values and gradients are the ``where`` form's (up to the sign of zeros);
+    the masks and the signs are kept as int8.
+    """
+
+    @staticmethod
+    def forward(ctx, u, sigma):
+        magnitude = u.abs()
+        signs = torch.sign(u)
+        # |u| is capped at 1 in the ramp, which the outer part masks out
+        # anyway: a huge |u| would make it inf, and inf * 0 NaN.
+        ramp = signs * (magnitude.clamp(max=1) - 1 + sigma) / sigma
+        inner = _above(magnitude, 1 - sigma)
+        outer = _at_least(magnitude, 1)
+        ctx.sigma = sigma
+        ctx.save_for_backward(outer.to(torch.int8), inner.to(torch.int8), signs.to(torch.int8))
+        return u * outer + (ramp * inner) * (1 - outer)
+
+    @staticmethod
+    def backward(ctx, grad):
+        outer, inner, signs = ctx.saved_tensors
+        ramp_grad = (grad * (1 - outer)) * inner / ctx.sigma * signs
+        # d|u|/du is sign(u); the sign itself has no gradient.
+        return grad * outer + ramp_grad * signs, None
 
 
 def helu_sigma(u, sigma):
@@ -56,13 +91,7 @@ def helu_sigma(u, sigma):
     (``(u - 1 + sigma) / sigma`` on the positive side, odd symmetric).
     Tends to :func:`helu` as ``sigma -> 0``.
     """
-    magnitude = u.abs()
-    ramp = torch.sign(u) * (magnitude - 1 + sigma) / sigma
-    inner = ramp * _above(magnitude, 1 - sigma)
-    outer = _at_least(magnitude, 1)
-    # where(outer, u, inner) by arithmetic: for finite inputs the same values
-    # (up to the sign of zeros) and, through autograd, the same gradients.
-    return u * outer + inner * (1 - outer)
+    return _HeluSigma.apply(u, sigma)
 
 
 def keep_largest(U, n_nonzero_coefs):
