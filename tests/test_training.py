@@ -495,6 +495,52 @@ def test_threads_in_process_workers_stay_within_their_share():
     assert all(seen <= max(1, cpu_count() // 2) for seen, _ in results)
 
 
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_one_blas_thread_in_the_main_thread_only_and_restored():
+    import threading
+
+    from skunroll.utils._threads import single_blas_thread
+
+    before = _blas_threads()
+    with single_blas_thread():
+        assert _blas_threads() == [1] * len(before)
+        with single_blas_thread():
+            assert _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+    # In a worker thread the process-wide limits are left alone: blocks that
+    # overlap there would restore each other's limits out of order.
+    seen = []
+
+    def worker():
+        with single_blas_thread():
+            seen.append(_blas_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(20)
+    assert seen == [before] and _blas_threads() == before
+
+
+def test_deep_l0_fits_in_a_thread_pool_leave_blas_threads_as_they_were():
+    from joblib import Parallel, delayed
+
+    from skunroll.sparse_coding import DeepL0Encoder
+
+    X = np.random.RandomState(0).rand(300, 16)
+    before = _blas_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        Parallel(n_jobs=2, backend="threading")(
+            delayed(DeepL0Encoder(n_components=8, max_epochs=1, random_state=seed).fit)(X)
+            for seed in range(6))
+    assert _blas_threads() == before
+
+
 def test_partial_fit_streams_from_a_memmap_and_a_parquet_file(tmp_path):
     """Chunks read from disk train exactly as the same chunks in memory."""
     from skunroll import L1AEEncoder

@@ -12,11 +12,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
-from threadpoolctl import threadpool_limits
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._dead_units import report_rows, warn_if_dead
 from ..utils._device import inference_device
+from ..utils._threads import single_blas_thread
 from ..utils._validation import as_csr_or_array
 from ._iterative import default_step_size
 from ._modules import UnrolledThresholdingNetwork
@@ -284,9 +284,10 @@ def _learn_dictionary(X, n_components, max_iter, random_state, fit_algorithm="cd
                                           fit_algorithm=fit_algorithm, random_state=seed)
     X = as_csr_or_array(X)
     rng = np.random.RandomState(seed)
-    # One BLAS thread: the work is one small lasso per row, where threads only
-    # add their start-up (and make the dictionary depend on the core count).
-    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+    # One BLAS thread (in the main thread): the work is one small lasso per row,
+    # where threads only add their start-up and make the dictionary depend on
+    # the core count.
+    with warnings.catch_warnings(), single_blas_thread():
         # A mini-batch lasso that stops short of its tolerance only moves the
         # starting dictionary a little; it says nothing about the fit.
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 import torch
 from joblib import cpu_count
+from threadpoolctl import threadpool_limits
 
 _lock = threading.Lock()
 _active = 0
@@ -68,6 +69,24 @@ def torch_threads():
             _active -= 1
             if _active == 0 and torch.get_num_threads() != _saved:
                 torch.set_num_threads(_saved)
+
+
+@contextmanager
+def single_blas_thread():
+    """Run the block with NumPy's BLAS (OpenBLAS, MKL...) on one thread.
+
+    For work made of many small products, where more threads only add their
+    start-up. Only in the main thread: threadpoolctl's limit is process-wide
+    and each block restores what it saw on entry, so blocks overlapping in a
+    thread pool would leave the process on one thread (and OpenBLAS does not
+    always apply a limit set from another thread). A thread pool's workers
+    keep the limits they have.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 def limit_torch_threads(function):
