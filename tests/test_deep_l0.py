@@ -399,6 +399,21 @@ def test_float64_outputs_do_not_depend_on_the_batch(digits, sparsity):
         np.testing.assert_allclose(alone, whole, rtol=0, atol=1e-12, err_msg=method)
 
 
+def test_a_missing_cuda_device_warns_once_per_call(digits, monkeypatch):
+    from skunroll.exceptions import DeviceFallbackWarning
+
+    X, y = digits[:200], load_digits().target[:200]
+    classifier = DeepL0Classifier(n_components=16, max_epochs=1, random_state=0).fit(X, y)
+    encoder = DeepL0Encoder(n_components=16, max_epochs=1, random_state=0).fit(X)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    for method in (classifier.set_params(device="cuda").predict_proba,
+                   encoder.set_params(device="cuda").transform):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            method(X[:5])
+        assert [w.category for w in caught] == [DeviceFallbackWarning], method
+
+
 def test_classifier_defaults_train_on_every_row_for_their_step_budget():
     X, y = load_digits(return_X_y=True)
     X = X / 16

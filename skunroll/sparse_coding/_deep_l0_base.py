@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 
 from .._training import BaseTorchEstimator, to_numpy
+from ..exceptions import DeviceFallbackWarning
 from ..utils._dead_units import report_rows, warn_if_dead
 from ..utils._device import inference_device
 from ..utils._threads import single_blas_thread
@@ -210,8 +211,11 @@ class _DeepL0Base(BaseTorchEstimator):
         jump with any rounding, and float32 products round differently with
         the number of rows, so a row's output would depend on its batch.
         """
-        exact = X.dtype == np.float64 and inference_device(self.device).type == "cpu"
-        return torch.float64 if exact else torch.float32
+        with warnings.catch_warnings():
+            # _forward resolves the device again, and warns there.
+            warnings.simplefilter("ignore", DeviceFallbackWarning)
+            on_cpu = inference_device(self.device).type == "cpu"
+        return torch.float64 if X.dtype == np.float64 and on_cpu else torch.float32
 
     def _report_dead_units(self, X):
         """Warn, with the remedy, when the codes of the training rows are (almost) all zero."""
