@@ -91,11 +91,14 @@ def _same_figures(got, want):
     if len(got) != len(want):
         return False
     for printed, expected in zip(got, want, strict=True):
-        if expected.endswith("%") and printed.endswith("%"):
-            if abs(float(printed[:-1]) - float(expected[:-1])) > PERCENT_SLACK:
+        if printed.endswith("%") != expected.endswith("%"):
+            return False
+        if expected.endswith("%"):
+            # Written "not <=" so that a NaN fails.
+            if not abs(float(printed[:-1]) - float(expected[:-1])) <= PERCENT_SLACK:
                 return False
         elif "." in expected:
-            if abs(float(printed) - float(expected)) > RMSE_SLACK * float(expected) + 1e-4:
+            if not abs(float(printed) - float(expected)) <= RMSE_SLACK * float(expected) + 1e-4:
                 return False
         elif printed != expected:
             return False
@@ -109,6 +112,9 @@ def _same_figures(got, want):
     ("  20        2.5%     0.8100        0.0%     0.9820      15      5.2", False),
     ("  20        2.5%     0.8295        0.0%     0.9820      16      5.2", False),
     ("  30        2.5%     0.8295        0.0%     0.9820      15      5.2", False),
+    ("  20        2.5%        nan        0.0%     0.9820      15      5.2", False),
+    ("  20        nan%     0.8295        0.0%     0.9820      15      5.2", False),
+    ("  20         2.5     0.8295        0.0%     0.9820      15      5.2", False),
 ])
 def test_figures_compare_within_the_slack_and_counts_exactly(printed, same):
     readme = "  20        2.5%     0.8295        0.0%     0.9820      15      5.2"
