@@ -14,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 
 from .._training import BaseTorchEstimator, to_numpy
-from ..exceptions import DeviceFallbackWarning
 from ..utils._dead_units import report_rows, warn_if_dead
 from ..utils._device import inference_device
 from ..utils._threads import single_blas_thread
@@ -211,10 +210,9 @@ class _DeepL0Base(BaseTorchEstimator):
         jump with any rounding, and float32 products round differently with
         the number of rows, so a row's output would depend on its batch.
         """
-        with warnings.catch_warnings():
-            # _forward resolves the device again, and warns there.
-            warnings.simplefilter("ignore", DeviceFallbackWarning)
-            on_cpu = inference_device(self.device).type == "cpu"
+        # Quietly: _forward resolves the device again and warns there. (Not by
+        # catch_warnings, whose save and restore of the filters is not thread-safe.)
+        on_cpu = inference_device(self.device, warn=False).type == "cpu"
         return torch.float64 if X.dtype == np.float64 and on_cpu else torch.float32
 
     def _report_dead_units(self, X):
