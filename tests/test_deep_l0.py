@@ -105,6 +105,16 @@ def test_helu_sigma_keeps_huge_and_infinite_inputs_as_where_does(dtype):
     assert torch.equal(ours.grad, reference.grad)
 
 
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
+def test_helu_sigma_goes_through_torch_func_transforms():
+    u = torch.randn(6, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ones = torch.ones((), dtype=torch.float64)
+    ours = torch.func.vmap(torch.func.grad(lambda x: helu_sigma(x, 0.2).sum()))(u)
+    reference = torch.func.vmap(torch.func.grad(
+        lambda x: _where_threshold(x, ones, 0.2).sum()))(u)
+    assert torch.equal(ours, reference)
+
+
 @pytest.mark.parametrize("sigma", [None, 0.2])
 def test_thresholds_equal_where_in_values_and_gradients(sigma):
     generator = torch.Generator().manual_seed(0)

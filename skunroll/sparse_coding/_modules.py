@@ -28,7 +28,8 @@ def _at_least(values, bound):
     ``where``) are scalar loops that branch on each element, slowest on the
     unpredictable supports of real codes. ``v - b`` is 0 only where ``v == b``
     (with gradual underflow, torch's default), so for non-NaN values the mask
-    is the comparison's, bit for bit (a NaN gives NaN rather than 0).
+    is the comparison's, bit for bit. A NaN gives 1 (torch's ``sign(nan)`` is
+    0): NaN passes :func:`_at_least` and fails :func:`_above`.
     """
     with torch.no_grad():
         return (values - bound).sign_().add_(1).clamp_(max=1)
@@ -60,11 +61,15 @@ class _HeluSigma(torch.autograd.Function):
     The forward and backward repeat, operation for operation, what autograd
     does for ``where(|u| >= 1, u, where(|u| > 1 - sigma, ramp, 0))``, so
     values and gradients are the ``where`` form's (up to the sign of zeros);
-    the masks and the signs are kept as int8.
+    the masks and the signs are kept as int8. Written with ``setup_context``
+    (the masks are extra, non-differentiable outputs) so that ``torch.func``
+    transforms (``vmap``, ``grad``) apply.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, u, sigma):
+    def forward(u, sigma):
         magnitude = u.abs()
         signs = torch.sign(u)
         # |u| is capped at 1 in the ramp, which the outer part masks out
@@ -72,12 +77,18 @@ class _HeluSigma(torch.autograd.Function):
         ramp = signs * (magnitude.clamp(max=1) - 1 + sigma) / sigma
         inner = _above(magnitude, 1 - sigma)
         outer = _at_least(magnitude, 1)
-        ctx.sigma = sigma
-        ctx.save_for_backward(outer.to(torch.int8), inner.to(torch.int8), signs.to(torch.int8))
-        return u * outer + (ramp * inner) * (1 - outer)
+        out = u * outer + (ramp * inner) * (1 - outer)
+        return out, outer.to(torch.int8), inner.to(torch.int8), signs.to(torch.int8)
 
     @staticmethod
-    def backward(ctx, grad):
+    def setup_context(ctx, inputs, output):
+        ctx.sigma = inputs[1]
+        masks = output[1:]
+        ctx.mark_non_differentiable(*masks)
+        ctx.save_for_backward(*masks)
+
+    @staticmethod
+    def backward(ctx, grad, *_):
         outer, inner, signs = ctx.saved_tensors
         ramp_grad = (grad * (1 - outer)) * inner / ctx.sigma * signs
         # d|u|/du is sign(u); the sign itself has no gradient.
@@ -91,7 +102,7 @@ def helu_sigma(u, sigma):
     (``(u - 1 + sigma) / sigma`` on the positive side, odd symmetric).
     Tends to :func:`helu` as ``sigma -> 0``.
     """
-    return _HeluSigma.apply(u, sigma)
+    return _HeluSigma.apply(u, sigma)[0]
 
 
 def keep_largest(U, n_nonzero_coefs):
