@@ -93,14 +93,18 @@ def _same_figures(got, want):
     for printed, expected in zip(got, want, strict=True):
         if printed.endswith("%") != expected.endswith("%"):
             return False
-        if expected.endswith("%"):
+        try:
             # Written "not <=" so that a NaN fails.
-            if not abs(float(printed[:-1]) - float(expected[:-1])) <= PERCENT_SLACK:
+            if expected.endswith("%"):
+                if not abs(float(printed[:-1]) - float(expected[:-1])) <= PERCENT_SLACK:
+                    return False
+            elif "." in expected:
+                if not (abs(float(printed) - float(expected))
+                        <= RMSE_SLACK * float(expected) + 1e-4):
+                    return False
+            elif printed != expected:
                 return False
-        elif "." in expected:
-            if not abs(float(printed) - float(expected)) <= RMSE_SLACK * float(expected) + 1e-4:
-                return False
-        elif printed != expected:
+        except ValueError:  # not a number where README has one
             return False
     return True
 
@@ -115,6 +119,8 @@ def _same_figures(got, want):
     ("  20        2.5%        nan        0.0%     0.9820      15      5.2", False),
     ("  20        nan%     0.8295        0.0%     0.9820      15      5.2", False),
     ("  20         2.5     0.8295        0.0%     0.9820      15      5.2", False),
+    ("  20        2.5%        n/a        0.0%     0.9820      15      5.2", False),
+    ("  20           %     0.8295        0.0%     0.9820      15      5.2", False),
 ])
 def test_figures_compare_within_the_slack_and_counts_exactly(printed, same):
     readme = "  20        2.5%     0.8295        0.0%     0.9820      15      5.2"
