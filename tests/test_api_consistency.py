@@ -1,7 +1,6 @@
 """One convention across the package: parameter validation, defaults, warning classes."""
 
 import inspect
-import warnings
 
 import numpy as np
 import pytest
@@ -49,6 +48,3 @@ def test_device_fallback_uses_the_package_warning_class(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.warns(DeviceFallbackWarning, match="running inference on the CPU"):
         assert inference_device("cuda").type == "cpu"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert inference_device("cuda", warn=False).type == "cpu"

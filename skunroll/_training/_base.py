@@ -422,9 +422,16 @@ class BaseTorchEstimator(BaseEstimator):
         ``method`` to its ``forward``; it runs in eval mode, without
         gradients, in ``compute_dtype``, on the inference device (the CPU, with
         a warning, when a saved CUDA device is missing), one batch of rows at a
-        time (sparse ``X`` densified a batch at a time).
+        time (sparse ``X`` densified a batch at a time). ``compute_dtype="input"``:
+        float64 for float64 ``X`` on the CPU, else float32, for networks whose
+        outputs jump with any rounding (hard thresholds): float32 products
+        round differently with the number of rows, so a row's output would
+        depend on its batch.
         """
         device = inference_device(self.device)
+        if compute_dtype == "input":
+            exact = X.dtype == np.float64 and device.type == "cpu"
+            compute_dtype = torch.float64 if exact else torch.float32
         module = (self._module_from_attributes() if module is None else module)
         module = module.to(device=device, dtype=compute_dtype).eval()
         call = module if method is None else getattr(module, method)

@@ -148,7 +148,7 @@ class DeepL0Encoder(SparseCodesMixin, _DeepL0Base):
         X = self._validate_X(X, reset=False)
         codes = self._forward(X, self.input_weights_.shape[0],
                               module=self._encoder_from_attributes(),
-                              compute_dtype=self._inference_dtype(X))
+                              compute_dtype="input")
         return codes.astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
@@ -381,7 +381,7 @@ class DeepL0Classifier(ClassifierMixin, _DeepL0Base):
     def _logits(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._forward(X, len(self.classes_), compute_dtype=self._inference_dtype(X))
+        return self._forward(X, len(self.classes_), compute_dtype="input")
 
     def decision_function(self, X):
         """Class scores (logits); for two classes, the score of the second class.

@@ -15,7 +15,6 @@ from sklearn.utils.extmath import row_norms
 
 from .._training import BaseTorchEstimator, to_numpy
 from ..utils._dead_units import report_rows, warn_if_dead
-from ..utils._device import inference_device
 from ..utils._threads import single_blas_thread
 from ..utils._validation import as_csr_or_array
 from ._iterative import default_step_size
@@ -202,18 +201,6 @@ class _DeepL0Base(BaseTorchEstimator):
 
     def _shrinkage_kind(self):
         return _SHRINKAGE[self.sparsity]
-
-    def _inference_dtype(self, X):
-        """The torch dtype to run the fitted network in on validated ``X``.
-
-        float64 for float64 ``X`` on the CPU: hard thresholds make an output
-        jump with any rounding, and float32 products round differently with
-        the number of rows, so a row's output would depend on its batch.
-        """
-        # Quietly: _forward resolves the device again and warns there. (Not by
-        # catch_warnings, whose save and restore of the filters is not thread-safe.)
-        on_cpu = inference_device(self.device, warn=False).type == "cpu"
-        return torch.float64 if X.dtype == np.float64 and on_cpu else torch.float32
 
     def _report_dead_units(self, X):
         """Warn, with the remedy, when the codes of the training rows are (almost) all zero."""

@@ -51,22 +51,19 @@ def torch_generator(random_state):
     return generator, rng
 
 
-def inference_device(device, *, warn=True):
+def inference_device(device):
     """Like :func:`resolve_device`, but fall back to the CPU when CUDA is missing.
 
     A model trained on a GPU and loaded on a machine without one should still
-    predict: training refuses a missing device, inference warns (unless
-    ``warn=False``, for a caller whose next step resolves it again and warns)
-    and uses the CPU.
+    predict: training refuses a missing device, inference warns and uses the CPU.
     """
     try:
         return resolve_device(device)
     except ValueError:
         if str(device).startswith("cuda"):
-            if warn:
-                warnings.warn(
-                    f"device={device!r} is not available here; running inference on the "
-                    "CPU.", DeviceFallbackWarning, stacklevel=2,
-                )
+            warnings.warn(
+                f"device={device!r} is not available here; running inference on the CPU.",
+                DeviceFallbackWarning, stacklevel=2,
+            )
             return torch.device("cpu")
         raise
